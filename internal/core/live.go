@@ -1,0 +1,505 @@
+package core
+
+import (
+	"time"
+
+	"github.com/shoalstream/shoal/internal/integrity"
+	"github.com/shoalstream/shoal/internal/wire"
+)
+
+// liveChunk is one slot of the live window.
+type liveChunk struct {
+	seq      uint64
+	valid    bool
+	have     bool
+	data     []byte
+	total    int
+	got      bitset
+	nGot     int
+	meta     ChunkMeta
+	metaOK   bool
+	src      *peer // where the data came from first (requested or pushed)
+	metaSrc  *peer
+	mixed    bool
+	fromOrig int // payload bytes that came from the origin
+	inflight bool
+	reqPeer  *peer
+	reqAt    time.Duration
+	lastAt   time.Duration
+	retries  int
+	boosted  bool
+	heardAt  time.Duration // when we first learnt that it exists
+}
+
+type liveState struct {
+	s        *swarm
+	ring     int
+	mask     uint64
+	slots    []liveChunk
+	verifier *integrity.Verifier
+
+	edgeKnown bool
+	edge      uint64 // highest seq known to exist
+	newest    uint64 // highest seq held
+	dur       time.Duration
+	windowN   uint64 // chunks kept behind the edge
+
+	// time reference: deadlines are origin timestamps mapped to engine time
+	refSeq     uint64
+	refTs      int64
+	refOK      bool
+	firstSeq   uint64
+	firstTs    int64
+	offsetUs   int64 // engine time µs minus origin time µs
+	offsetOK   bool
+	epochKnown bool
+
+	joined   bool
+	joinSeq  uint64
+	started  bool
+	playhead uint64
+	stalled  bool
+
+	pushRR int
+	sched  []uint64 // scratch
+}
+
+func newLiveState(s *swarm, now time.Duration) *liveState {
+	cfg := &s.e.cfg
+	dur := s.desc.chunkDuration()
+	if dur <= 0 {
+		dur = 50 * time.Millisecond
+	}
+	// chunks may be cut short at keyframes, so keep room for twice as many
+	n := int(2*cfg.LiveWindow/dur) + 64
+	ring := 64
+	for ring < n {
+		ring <<= 1
+	}
+	verifier, _ := integrity.NewVerifier(s.desc.OriginKey, s.desc.ID) // checked by validate
+	l := &liveState{
+		s: s, ring: ring, mask: uint64(ring - 1), slots: make([]liveChunk, ring),
+		verifier: verifier,
+		dur:      dur,
+		windowN:  uint64(cfg.LiveWindow / dur),
+	}
+	if cfg.UnixEpochUs != 0 {
+		l.offsetUs = -cfg.UnixEpochUs
+		l.offsetOK = true
+		l.epochKnown = true
+	}
+	return l
+}
+
+// slot returns seq's slot, claiming it when it holds an older chunk.
+func (l *liveState) slot(seq uint64) *liveChunk {
+	c := &l.slots[seq&l.mask]
+	if !c.valid || c.seq != seq {
+		if c.valid && c.seq > seq {
+			return nil // newer chunk there: seq is too old
+		}
+		l.release(c)
+		*c = liveChunk{seq: seq, valid: true, got: c.got, data: c.data[:0]}
+		if c.got == nil {
+			c.got = newBitset(l.s.fragsMax)
+		} else {
+			c.got.reset()
+		}
+	}
+	return c
+}
+
+func (l *liveState) peek(seq uint64) *liveChunk {
+	c := &l.slots[seq&l.mask]
+	if c.valid && c.seq == seq {
+		return c
+	}
+	return nil
+}
+
+func (l *liveState) release(c *liveChunk) {
+	if c.inflight && c.reqPeer != nil && c.reqPeer.outstanding > 0 {
+		c.reqPeer.outstanding--
+	}
+	c.inflight = false
+	c.reqPeer = nil
+}
+
+// inWindow says whether seq is worth holding now.
+func (l *liveState) inWindow(seq uint64) bool {
+	if !l.edgeKnown {
+		return true
+	}
+	if seq > l.edge+uint64(l.ring/4) {
+		return false
+	}
+	return seq+l.windowN >= l.edge
+}
+
+func (l *liveState) setEdge(now time.Duration, seq uint64) {
+	if !l.edgeKnown || seq > l.edge {
+		if l.edgeKnown && seq > l.edge+uint64(l.ring/2) && !l.s.desc.Origin {
+			return // an implausible jump: ignore it
+		}
+		for v := l.edge + 1; l.edgeKnown && v <= seq && v-l.edge < uint64(l.ring); v++ {
+			if c := l.slot(v); c != nil && c.heardAt == 0 {
+				c.heardAt = now
+			}
+		}
+		l.edge = seq
+		l.edgeKnown = true
+		if c := l.slot(seq); c != nil && c.heardAt == 0 {
+			c.heardAt = now
+		}
+	}
+}
+
+// peerHas says whether p announced seq and still holds it.
+func (l *liveState) peerHas(p *peer, seq uint64) bool {
+	if !p.hasAny || seq > p.haveHi || seq+uint64(l.ring) <= p.haveHi {
+		return false
+	}
+	return p.have.has(int(seq & l.mask))
+}
+
+func (l *liveState) onHave(now time.Duration, p *peer, a, b uint64) {
+	for v := a; v < b; v++ {
+		if !p.hasAny || v > p.haveHi {
+			if p.hasAny {
+				for w := p.haveHi + 1; w < v && w-p.haveHi <= uint64(l.ring); w++ {
+					p.have.clear(int(w & l.mask))
+				}
+			}
+			if p.hasAny && v-p.haveHi > uint64(l.ring) {
+				p.have.reset()
+			}
+			p.haveHi = v
+			p.hasAny = true
+		} else if v+uint64(l.ring) <= p.haveHi {
+			continue
+		}
+		p.have.set(int(v & l.mask))
+		if l.s.desc.Origin {
+			continue
+		}
+		l.setEdge(now, v)
+		l.onAnnounce(now, p, v)
+	}
+}
+
+// onAnnounce requests a newly announced chunk at once when it is wanted,
+// instead of waiting for the next tick: one less delay per hop.
+func (l *liveState) onAnnounce(now time.Duration, p *peer, v uint64) {
+	if !l.joined || p.chokesUs || p.isOrigin() || p.state != peerConnected {
+		return
+	}
+	lo := l.joinSeq
+	if l.started {
+		lo = l.playhead
+	}
+	if v < lo {
+		return
+	}
+	c := l.slot(v)
+	if c == nil || c.have || c.inflight {
+		return
+	}
+	if p.outstanding >= l.requestLimit(p) {
+		return
+	}
+	l.request(now, p, c, l.deadline(now, v))
+}
+
+// tick plays what is due, retries what stalled, and requests what is missing.
+func (l *liveState) tick(now time.Duration) {
+	if l.s.desc.Origin {
+		return
+	}
+	l.play(now)
+	l.schedule(now)
+}
+
+// deadline maps seq to the engine time it must be played at.
+func (l *liveState) deadline(now time.Duration, seq uint64) time.Duration {
+	var ts int64
+	if c := l.peek(seq); c != nil && c.metaOK {
+		ts = c.meta.TimestampUs
+	} else if l.refOK {
+		ts = l.refTs + (int64(seq)-int64(l.refSeq))*l.dur.Microseconds()
+	} else {
+		// nothing known yet: the edge was produced about now
+		return now + l.s.e.cfg.PlayDelay - time.Duration(int64(l.edge)-int64(seq))*l.dur
+	}
+	if !l.offsetOK {
+		return now + l.s.e.cfg.PlayDelay - time.Duration(int64(l.edge)-int64(seq))*l.dur
+	}
+	return time.Duration(ts+l.offsetUs)*time.Microsecond + l.s.e.cfg.PlayDelay
+}
+
+func (l *liveState) play(now time.Duration) {
+	s := l.s
+	if !l.edgeKnown {
+		return
+	}
+	if !l.joined {
+		// start where a chunk fetched now arrives before its deadline
+		lead := s.e.cfg.PlayDelay / 2
+		if lead > 600*time.Millisecond {
+			lead = 600 * time.Millisecond
+		}
+		back := uint64((s.e.cfg.PlayDelay - lead) / l.dur)
+		l.joinSeq = 0
+		if l.edge > back {
+			l.joinSeq = l.edge - back
+		}
+		l.joined = true
+	}
+	if !l.started {
+		// the first random-access chunk at or after joinSeq starts playback
+		for v := l.joinSeq; v <= l.edge; v++ {
+			c := l.peek(v)
+			if c == nil || !c.metaOK {
+				if dl := l.deadline(now, v); dl < now {
+					l.joinSeq = v + 1 // too late for this one: start later
+					continue
+				}
+				return // unknown yet: wait for it
+			}
+			if c.meta.Flags&wire.ChunkRAP == 0 {
+				l.joinSeq = v + 1
+				continue
+			}
+			if !c.have || l.deadline(now, v) > now {
+				return
+			}
+			l.started = true
+			l.playhead = v
+			s.e.emit(Event{Kind: EventReady, Swarm: s.desc.ID, Seq: v})
+			break
+		}
+		if !l.started {
+			return
+		}
+	}
+	for l.playhead <= l.edge {
+		v := l.playhead
+		dl := l.deadline(now, v)
+		if dl > now {
+			break
+		}
+		c := l.peek(v)
+		if c != nil && c.have {
+			s.stats.ChunksPlayed++
+			s.stats.DelayUs = int64(dl/time.Microsecond) - (c.meta.TimestampUs + l.offsetUs)
+			l.stalled = false
+			s.e.emit(Event{Kind: EventPlay, Swarm: s.desc.ID, Seq: v, Meta: c.meta, Data: c.data})
+		} else {
+			s.stats.ChunksMissed++
+			if !l.stalled {
+				s.stats.Stalls++
+				l.stalled = true
+			}
+			s.e.emit(Event{Kind: EventMissed, Swarm: s.desc.ID, Seq: v})
+			if c != nil {
+				l.release(c)
+			}
+		}
+		l.playhead++
+	}
+}
+
+// schedule issues requests: chunks near their deadline first, in order;
+// then the newest chunks first, so this peer soon has something to relay.
+func (l *liveState) schedule(now time.Duration) {
+	s := l.s
+	cfg := &s.e.cfg
+	if !l.joined {
+		return
+	}
+	lo := l.joinSeq
+	if l.started {
+		lo = l.playhead
+	}
+	if l.edge+1 < lo {
+		return
+	}
+	if l.edge-lo > uint64(l.ring/2) {
+		lo = l.edge - uint64(l.ring/2)
+	}
+	urgentEnd := lo
+	for v := lo; v <= l.edge; v++ {
+		c := l.slot(v)
+		if c == nil || c.have {
+			continue
+		}
+		dl := l.deadline(now, v)
+		if c.inflight {
+			l.checkStall(now, c, dl)
+			if s.desc.Booster && !c.boosted && dl-now < cfg.BoostMargin {
+				c.boosted = true
+				s.e.emit(Event{Kind: EventBoost, Swarm: s.desc.ID, Seq: c.seq})
+			}
+		}
+		if dl-now < cfg.UrgentWindow {
+			urgentEnd = v + 1
+			if !c.inflight {
+				l.fetch(now, c, dl, true)
+			}
+		}
+	}
+	for v := l.edge + 1; v > urgentEnd; v-- {
+		c := l.slot(v - 1)
+		if c == nil || c.have || c.inflight {
+			continue
+		}
+		l.fetch(now, c, l.deadline(now, v-1), false)
+	}
+}
+
+// checkStall re-requests chunks whose source went quiet.
+func (l *liveState) checkStall(now time.Duration, c *liveChunk, dl time.Duration) {
+	p := c.reqPeer
+	if p == nil || p.state != peerConnected {
+		l.release(c)
+		return
+	}
+	rtt := p.rtt()
+	last := c.reqAt
+	if c.lastAt > last {
+		last = c.lastAt
+	}
+	limit := 3*rtt + 300*time.Millisecond + time.Duration(p.outstanding)*l.dur
+	if c.nGot > 0 {
+		limit = 2*rtt + 100*time.Millisecond
+	}
+	if left := dl - now; left < 2*limit && left > 0 {
+		limit = max(left/2, rtt+20*time.Millisecond)
+	}
+	if now-last < limit {
+		return
+	}
+	p.fails++
+	if c.nGot > 0 && c.total > 0 && c.retries < 2 && !p.chokesUs {
+		// ask the same source for just the missing fragments
+		c.retries++
+		c.lastAt = now
+		l.requestMissing(p, c)
+		return
+	}
+	p.cancels.add(c.seq)
+	p.markDirty(l.s.e)
+	l.release(c)
+}
+
+func (l *liveState) requestMissing(p *peer, c *liveChunk) {
+	fb := l.s.desc.FragmentBytes
+	n := (c.total + fb - 1) / fb
+	var fr fragReq
+	fr.chunk = c.seq
+	if !c.metaOK {
+		fr.flags = wire.FlagWantIntegrity
+	}
+	for i := 0; i < n; i++ {
+		if !c.got.has(i) {
+			fr.frags.add(uint64(i))
+		}
+	}
+	p.fragReqs = append(p.fragReqs, fr)
+	p.markDirty(l.s.e)
+}
+
+// fetch picks a source for a missing chunk: a neighbour that has it,
+// the origin when it is urgent, or the booster when it is about to be late.
+func (l *liveState) fetch(now time.Duration, c *liveChunk, dl time.Duration, urgent bool) {
+	s := l.s
+	cfg := &s.e.cfg
+	var best *peer
+	var bestScore time.Duration
+	var origin *peer
+	for _, p := range s.list {
+		if p.state != peerConnected || p.chokesUs || !l.peerHas(p, c.seq) {
+			continue
+		}
+		if p.isOrigin() {
+			origin = p
+			continue
+		}
+		limit := l.requestLimit(p)
+		if p.outstanding >= limit {
+			continue
+		}
+		score := time.Duration(p.outstanding+1)*(l.dur+p.rtt()/4) + p.rtt() + time.Duration(p.fails)*50*time.Millisecond
+		score += time.Duration(s.e.rng.IntN(20)) * time.Millisecond
+		if best == nil || score < bestScore {
+			best, bestScore = p, score
+		}
+	}
+	if best == nil && urgent && origin != nil && origin.outstanding < 8 {
+		best = origin
+	}
+	if best == nil {
+		if s.desc.Booster && !c.boosted && dl-now < cfg.BoostMargin {
+			c.boosted = true
+			s.e.emit(Event{Kind: EventBoost, Swarm: s.desc.ID, Seq: c.seq})
+		}
+		return
+	}
+	if s.desc.Booster && !c.boosted && dl-now < cfg.BoostMargin/2 {
+		// a request now would very likely be late: use the booster too
+		c.boosted = true
+		s.e.emit(Event{Kind: EventBoost, Swarm: s.desc.ID, Seq: c.seq})
+	}
+	l.request(now, best, c, dl)
+}
+
+func (l *liveState) request(now time.Duration, p *peer, c *liveChunk, dl time.Duration) {
+	c.inflight = true
+	c.reqPeer = p
+	c.reqAt = now
+	c.retries = 0
+	p.outstanding++
+	p.reqs.add(c.seq)
+	ms := (dl - now) / time.Millisecond
+	if ms < 1 {
+		ms = 1
+	}
+	if p.reqDeadline == 0 || uint32(ms) < p.reqDeadline {
+		p.reqDeadline = uint32(ms)
+	}
+	p.markDirty(l.s.e)
+}
+
+// requestLimit is how many chunks may be outstanding at p.
+func (l *liveState) requestLimit(p *peer) int {
+	r := p.cc.rateBps()
+	n := int(r * (p.rtt() + 200*time.Millisecond).Seconds() / float64(8*l.s.desc.ChunkBytes))
+	return max(2, min(n, 12))
+}
+
+func (l *liveState) requestFailed(now time.Duration, p *peer, seq uint64, gone bool) {
+	c := l.peek(seq)
+	if c == nil || !c.inflight || c.reqPeer != p {
+		return
+	}
+	p.fails++
+	l.release(c)
+}
+
+func (l *liveState) peerGone(p *peer) {
+	for i := range l.slots {
+		c := &l.slots[i]
+		if c.reqPeer == p {
+			l.release(c)
+		}
+		if c.src == p {
+			c.src = nil
+		}
+		if c.metaSrc == p {
+			c.metaSrc = nil
+		}
+	}
+}
+
+func (l *liveState) peerChoked(now time.Duration, p *peer) {
+	l.peerGone(p)
+}

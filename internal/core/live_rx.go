@@ -1,0 +1,299 @@
+package core
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/shoalstream/shoal/internal/integrity"
+	"github.com/shoalstream/shoal/internal/wire"
+)
+
+func (l *liveState) onData(now time.Duration, p *peer, d *wire.Data) {
+	s := l.s
+	if int(d.Total) > s.desc.ChunkBytes || d.Total == 0 || !l.inWindow(d.Chunk) {
+		return
+	}
+	fb := s.desc.FragmentBytes
+	if int(d.Offset)%fb != 0 {
+		s.e.stats.Malformed++
+		return
+	}
+	idx := int(d.Offset) / fb
+	if want := min(fb, int(d.Total)-int(d.Offset)); len(d.Payload) != want {
+		s.e.stats.Malformed++
+		return
+	}
+	if !l.edgeKnown || d.Chunk > l.edge {
+		l.setEdge(now, d.Chunk)
+	}
+	c := l.slot(d.Chunk)
+	if c == nil {
+		return
+	}
+	if c.have {
+		s.stats.DuplicateBytes += int64(len(d.Payload))
+		return
+	}
+	if c.total == 0 || len(c.data) == 0 {
+		c.total = int(d.Total)
+		if cap(c.data) < c.total {
+			c.data = make([]byte, c.total)
+		}
+		c.data = c.data[:c.total]
+	} else if c.total != int(d.Total) {
+		// sources disagree about the length: start over with this one
+		c.got.reset()
+		c.nGot = 0
+		c.fromOrig = 0
+		c.total = int(d.Total)
+		if cap(c.data) < c.total {
+			c.data = make([]byte, c.total)
+		}
+		c.data = c.data[:c.total]
+		c.mixed = true
+	}
+	if c.got.has(idx) {
+		s.stats.DuplicateBytes += int64(len(d.Payload))
+		return
+	}
+	copy(c.data[d.Offset:], d.Payload)
+	c.got.set(idx)
+	c.nGot++
+	c.lastAt = now
+	if p.isOrigin() {
+		c.fromOrig += len(d.Payload)
+	}
+	if c.src == nil {
+		c.src = p
+	} else if c.src != p {
+		c.mixed = true
+	}
+	if !c.inflight {
+		p.unrequested += int64(len(d.Payload))
+	}
+	if c.nGot == (c.total+fb-1)/fb && c.metaOK {
+		l.verify(now, c)
+	}
+}
+
+func (l *liveState) onSigned(now time.Duration, p *peer, m *wire.Signed) {
+	if int(m.Length) > l.s.desc.ChunkBytes || !l.inWindow(m.Chunk) {
+		return
+	}
+	if !l.edgeKnown || m.Chunk > l.edge {
+		l.setEdge(now, m.Chunk)
+	}
+	c := l.slot(m.Chunk)
+	if c == nil || c.have || c.metaOK {
+		return
+	}
+	c.meta = ChunkMeta{TimestampUs: m.TimestampUs, Flags: m.Flags, Length: m.Length, Signature: m.Signature}
+	c.metaOK = true
+	c.metaSrc = p
+	fb := l.s.desc.FragmentBytes
+	if c.total > 0 && c.nGot == (c.total+fb-1)/fb {
+		l.verify(now, c)
+	}
+}
+
+// verify checks a complete chunk against the origin's signature; only then
+// is it kept, announced, relayed or played.
+func (l *liveState) verify(now time.Duration, c *liveChunk) {
+	s := l.s
+	m := integrity.ChunkMeta{Seq: c.seq, TimestampUs: c.meta.TimestampUs, Flags: c.meta.Flags, Length: c.meta.Length}
+	err := l.verifier.Verify(m, c.data, c.meta.Signature)
+	if err != nil {
+		s.stats.ChunksRejected++
+		src := c.src
+		s.e.emit(Event{Kind: EventRejected, Swarm: s.desc.ID, Seq: c.seq, Peer: addrOf(src)})
+		// blame only a peer that provided everything: the data and the signature
+		if src != nil && !c.mixed && (c.metaSrc == src || c.metaSrc == nil) && src.state == peerConnected {
+			s.ban(now, src)
+		} else if c.metaSrc != nil && c.metaSrc != src && c.metaSrc.state == peerConnected && !c.mixed {
+			// data from one, signature from another: drop the signature and retry
+		}
+		l.release(c)
+		c.got.reset()
+		c.nGot = 0
+		c.total = 0
+		c.data = c.data[:0]
+		c.metaOK = false
+		c.src, c.metaSrc, c.mixed, c.fromOrig = nil, nil, false, 0
+		return
+	}
+	l.accept(now, c)
+}
+
+func addrOf(p *peer) (a netip.AddrPort) {
+	if p != nil {
+		return p.addr
+	}
+	return a
+}
+
+// accept stores a verified chunk and announces it.
+func (l *liveState) accept(now time.Duration, c *liveChunk) {
+	s := l.s
+	if c.inflight && c.reqPeer != nil {
+		c.reqPeer.delivered++
+	}
+	l.release(c)
+	c.have = true
+	c.got.reset()
+	s.stats.ChunksVerified++
+	n := int64(len(c.data))
+	switch {
+	case c.src == nil: // booster
+		s.stats.BytesFromHTTP += n
+	default:
+		s.stats.BytesFromOrigin += int64(c.fromOrig)
+		s.stats.BytesFromPeers += n - int64(c.fromOrig)
+		c.src.bytesFrom += n
+		c.src.periodFrom += n
+	}
+	if c.seq > l.newest || s.stats.ChunksVerified == 1 {
+		l.newest = c.seq
+	}
+	// the freshest chunks calibrate the clock when no wall clock is shared
+	if !l.epochKnown {
+		heard := c.heardAt
+		if heard == 0 {
+			heard = now
+		}
+		off := int64(heard/time.Microsecond) - c.meta.TimestampUs
+		if !l.offsetOK || (!l.started && off < l.offsetUs) {
+			l.offsetUs = off
+			l.offsetOK = true
+		} else if off < l.offsetUs {
+			l.offsetUs -= min(l.offsetUs-off, 2000) // drift slowly once playing
+		}
+	}
+	if !l.refOK {
+		l.firstSeq, l.firstTs = c.seq, c.meta.TimestampUs
+		l.refSeq, l.refTs, l.refOK = c.seq, c.meta.TimestampUs, true
+	} else if c.seq > l.refSeq {
+		l.refSeq, l.refTs = c.seq, c.meta.TimestampUs
+		if span := int64(c.seq - l.firstSeq); span >= 16 {
+			if d := (c.meta.TimestampUs - l.firstTs) / span; d > 0 {
+				l.dur = time.Duration(d) * time.Microsecond
+			}
+		}
+	}
+	for _, p := range s.list {
+		if p.state == peerConnected && !l.peerHas(p, c.seq) {
+			p.haves.add(c.seq)
+			p.markDirty(s.e)
+		}
+	}
+	s.e.emit(Event{Kind: EventChunk, Swarm: s.desc.ID, Seq: c.seq, Meta: c.meta, Data: c.data})
+}
+
+// Publish hands the origin engine a new signed live chunk. The engine keeps
+// a reference to data until the chunk leaves the window.
+func (e *Engine) Publish(now time.Duration, id integrity.Hash, seq uint64, meta ChunkMeta, data []byte) error {
+	e.advance(now)
+	s := e.swarms[wire.TagOf(id)]
+	if s == nil {
+		return ErrUnknownSwarm
+	}
+	if s.live == nil || !s.desc.Origin {
+		return ErrNotOrigin
+	}
+	if len(data) > s.desc.ChunkBytes || int(meta.Length) != len(data) || len(data) == 0 {
+		return fmt.Errorf("%w: chunk %d has %d bytes (meta says %d, max %d)", ErrSwarm, seq, len(data), meta.Length, s.desc.ChunkBytes)
+	}
+	l := s.live
+	if l.edgeKnown && seq <= l.edge {
+		return fmt.Errorf("%w: chunk %d is not after %d", ErrSwarm, seq, l.edge)
+	}
+	l.setEdge(now, seq)
+	c := l.slot(seq)
+	c.data = data
+	c.total = len(data)
+	c.meta = meta
+	c.metaOK = true
+	c.have = true
+	l.newest = seq
+	s.stats.ChunksVerified++
+	for _, p := range s.list {
+		if p.state == peerConnected {
+			p.haves.add(seq)
+			p.markDirty(e)
+		}
+	}
+	l.push(now, c)
+	return nil
+}
+
+// push sends a new chunk to a few strong peers, rotating so each chunk
+// starts in a different part of the swarm.
+func (l *liveState) push(now time.Duration, c *liveChunk) {
+	s := l.s
+	var cands []*peer
+	for _, p := range s.list {
+		if p.state == peerConnected && !p.isOrigin() && !p.chokesUs {
+			cands = append(cands, p)
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	// strongest first by advertised then measured contribution; stable
+	for i := 1; i < len(cands); i++ {
+		for j := i; j > 0 && pushScore(cands[j]) > pushScore(cands[j-1]); j-- {
+			cands[j], cands[j-1] = cands[j-1], cands[j]
+		}
+	}
+	pool := min(len(cands), 3*s.e.cfg.OriginFanout)
+	k := min(s.e.cfg.OriginFanout, pool)
+	for i := 0; i < k; i++ {
+		p := cands[(l.pushRR+i)%pool]
+		p.serveQ = append(p.serveQ, serveItem{seq: c.seq, deadline: now, push: true, nfrags: (c.total + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes})
+		p.queuedBytes += c.total
+	}
+	l.pushRR = (l.pushRR + k) % pool
+}
+
+func pushScore(p *peer) int64 { return p.uploadHintBps + p.bytesTo/1000 }
+
+// HandleBoosted accepts a live chunk the driver fetched from the booster;
+// it is verified like any other before it is used.
+func (e *Engine) HandleBoosted(now time.Duration, id integrity.Hash, seq uint64, meta ChunkMeta, data []byte) error {
+	e.advance(now)
+	s := e.swarms[wire.TagOf(id)]
+	if s == nil || s.live == nil {
+		return ErrUnknownSwarm
+	}
+	l := s.live
+	if len(data) > s.desc.ChunkBytes || int(meta.Length) != len(data) {
+		s.stats.ChunksRejected++
+		return fmt.Errorf("%w: boosted chunk %d: length %d", ErrBadChunk, seq, len(data))
+	}
+	c := l.slot(seq)
+	if c == nil || c.have {
+		return nil
+	}
+	m := integrity.ChunkMeta{Seq: seq, TimestampUs: meta.TimestampUs, Flags: meta.Flags, Length: meta.Length}
+	if err := l.verifier.Verify(m, data, meta.Signature); err != nil {
+		s.stats.ChunksRejected++
+		e.emit(Event{Kind: EventRejected, Swarm: id, Seq: seq})
+		return fmt.Errorf("%w: boosted chunk %d: %v", ErrBadChunk, seq, err)
+	}
+	l.release(c)
+	if cap(c.data) < len(data) {
+		c.data = make([]byte, len(data))
+	}
+	c.data = c.data[:len(data)]
+	copy(c.data, data)
+	c.total = len(data)
+	c.meta = meta
+	c.metaOK = true
+	c.src, c.mixed, c.fromOrig = nil, false, 0
+	if !l.edgeKnown || seq > l.edge {
+		l.setEdge(now, seq)
+	}
+	l.accept(now, c)
+	return nil
+}
+

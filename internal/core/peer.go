@@ -1,0 +1,189 @@
+package core
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/shoalstream/shoal/internal/wire"
+)
+
+type peerState uint8
+
+const (
+	peerConnecting peerState = iota + 1
+	peerConnected
+	peerGone
+)
+
+// peer is one neighbour in one swarm.
+type peer struct {
+	s     *swarm
+	addr  netip.AddrPort
+	id    [32]byte
+	flags uint8 // the remote's handshake flags
+	state peerState
+
+	uploadHintBps int64
+	since         time.Duration
+	lastRecv      time.Duration
+	lastSend      time.Duration
+	hsSent        int
+	hsNext        time.Duration
+	outbound      bool
+
+	// what the remote has: live uses a ring keyed by seq, on demand a plain set
+	have   bitset
+	haveHi uint64 // live: highest seq the remote has announced
+	hasAny bool
+	bfNext int // on demand: next chunk index of the bitfield still to send
+
+	// our sending side
+	cc          ledbat
+	chokedByUs  bool
+	chokesUs    bool
+	serveQ      []serveItem
+	queuedBytes int
+
+	// our requests to them
+	outstanding int
+
+	// control frames waiting
+	dirty       bool
+	needHS      bool
+	needBF      bool
+	needChoke   bool
+	needUnchoke bool
+	needPex     bool
+	needKeep    bool
+	closeReason int // -1 none
+	haves       rangeList
+	rejects     rangeList
+	cancels     rangeList
+	reqs        rangeList
+	reqDeadline uint32
+	fragReqs    []fragReq
+	integrity   []uint64 // chunks whose Signed/Proof must go alone before data
+
+	// acknowledgement state for data they send us
+	ackRanges  rangeList
+	ackPending int
+	ackLargest uint64
+	ackSendUs  uint64
+	ackRecvAt  time.Duration
+
+	// accounting
+	bytesFrom       int64 // verified payload bytes received from them
+	bytesTo         int64
+	periodFrom      int64 // this choke period
+	periodRequested int
+	fails           int // requests that timed out or were rejected lately
+	delivered       int // chunks completed from them lately
+	unrequested     int64
+}
+
+type fragReq struct {
+	chunk uint64
+	flags uint8
+	frags rangeList
+}
+
+// serveItem is a chunk (or part of one) we owe a neighbour.
+type serveItem struct {
+	seq      uint64
+	deadline time.Duration
+	frags    bitset // fragments still to send; nil = all from next
+	next     int    // next fragment index
+	nfrags   int
+	metaSent bool
+	wantMeta bool
+	push     bool
+}
+
+func (p *peer) isOrigin() bool { return p.flags&wire.FlagOrigin != 0 }
+
+func (p *peer) markDirty(e *Engine) {
+	if !p.dirty {
+		p.dirty = true
+		e.ctlQ = append(e.ctlQ, p)
+	}
+}
+
+// rtt is the smoothed round trip, or a guess before the first sample.
+func (p *peer) rtt() time.Duration {
+	if p.cc.srtt != 0 {
+		return p.cc.srtt
+	}
+	return 200 * time.Millisecond
+}
+
+// rangeList is an ascending list of disjoint half-open ranges.
+type rangeList []wire.Range
+
+// add inserts v, merging with neighbours. Appends at the end are O(1).
+func (r *rangeList) add(v uint64) {
+	l := *r
+	n := len(l)
+	if n > 0 {
+		last := &l[n-1]
+		if v == last.End {
+			last.End++
+			return
+		}
+		if v >= last.Start && v < last.End {
+			return
+		}
+		if v > last.End {
+			*r = append(l, wire.Range{Start: v, End: v + 1})
+			return
+		}
+	} else {
+		*r = append(l, wire.Range{Start: v, End: v + 1})
+		return
+	}
+	// out of order: find position
+	for i := range l {
+		if v >= l[i].Start && v < l[i].End {
+			return
+		}
+		if v+1 == l[i].Start {
+			l[i].Start = v
+			if i > 0 && l[i-1].End == v {
+				l[i-1].End = l[i].End
+				*r = append(l[:i], l[i+1:]...)
+			}
+			return
+		}
+		if v == l[i].End {
+			l[i].End++
+			if i+1 < len(l) && l[i+1].Start == l[i].End {
+				l[i].End = l[i+1].End
+				*r = append(l[:i+1], l[i+2:]...)
+			}
+			return
+		}
+		if v < l[i].Start {
+			l = append(l, wire.Range{})
+			copy(l[i+1:], l[i:])
+			l[i] = wire.Range{Start: v, End: v + 1}
+			*r = l
+			return
+		}
+	}
+}
+
+// addRange inserts [a, b).
+func (r *rangeList) addRange(a, b uint64) {
+	for v := a; v < b; v++ {
+		r.add(v)
+	}
+}
+
+// take moves up to max ranges (the oldest) out of r into dst.
+func (r *rangeList) take(dst []wire.Range, max int) []wire.Range {
+	l := *r
+	n := min(max, len(l))
+	dst = append(dst, l[:n]...)
+	k := copy(l, l[n:])
+	*r = l[:k]
+	return dst
+}

@@ -1,0 +1,97 @@
+package core
+
+import (
+	"time"
+
+	"github.com/shoalstream/shoal/internal/wire"
+)
+
+// onRequest queues the chunks a neighbour asked for, or rejects them.
+func (s *swarm) onRequest(now time.Duration, p *peer, r *wire.Request) {
+	if p.state != peerConnected {
+		return
+	}
+	cfg := &s.e.cfg
+	deadline := now + 10*time.Second
+	if r.DeadlineMs > 0 {
+		deadline = now + time.Duration(r.DeadlineMs)*time.Millisecond
+	}
+	urgent := r.DeadlineMs > 0 && time.Duration(r.DeadlineMs)*time.Millisecond <= cfg.UrgentWindow
+	for _, rg := range r.Ranges {
+		for v := rg.Start; v < rg.End && v-rg.Start < 1024; v++ {
+			p.periodRequested++
+			ok := s.has(v) && !p.chokedByUs
+			if ok && s.desc.Origin && s.live != nil && !urgent {
+				ok = false // the origin serves only peers in trouble
+			}
+			if ok && s.backlogged() {
+				ok = false
+			}
+			if !ok {
+				p.rejects.add(v)
+				p.markDirty(s.e)
+				continue
+			}
+			n := s.chunkLen(v)
+			p.serveQ = append(p.serveQ, serveItem{seq: v, deadline: deadline, nfrags: (n + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes})
+			p.queuedBytes += n
+		}
+	}
+}
+
+// onRequestFragments queues just the fragments asked for.
+func (s *swarm) onRequestFragments(now time.Duration, p *peer, r *wire.RequestFragments) {
+	if p.state != peerConnected {
+		return
+	}
+	if !s.has(r.Chunk) || p.chokedByUs {
+		p.rejects.add(r.Chunk)
+		p.markDirty(s.e)
+		return
+	}
+	n := s.chunkLen(r.Chunk)
+	nf := (n + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes
+	it := serveItem{seq: r.Chunk, deadline: now + time.Second, frags: newBitset(nf), nfrags: nf, wantMeta: r.Flags&wire.FlagWantIntegrity != 0}
+	cnt := 0
+	for _, rg := range r.Fragments {
+		for f := rg.Start; f < rg.End && f < uint64(nf); f++ {
+			it.frags.set(int(f))
+			cnt++
+		}
+	}
+	if cnt == 0 {
+		return
+	}
+	it.metaSent = !it.wantMeta
+	p.serveQ = append(p.serveQ, it)
+	p.queuedBytes += cnt * s.desc.FragmentBytes
+}
+
+// has says whether this engine holds verified chunk v.
+func (s *swarm) has(v uint64) bool {
+	if s.live != nil {
+		c := s.live.peek(v)
+		return c != nil && c.have
+	}
+	return s.vod.has(v)
+}
+
+func (s *swarm) chunkLen(v uint64) int {
+	if s.live != nil {
+		if c := s.live.peek(v); c != nil {
+			return len(c.data)
+		}
+		return 0
+	}
+	return s.vod.chunkLen(int(v))
+}
+
+// backlogged says the upload queue already holds more than a second of work.
+func (s *swarm) backlogged() bool {
+	queued := 0
+	for _, p := range s.list {
+		queued += p.queuedBytes
+	}
+	limit := max(256<<10, int(s.uploadRateBps/8))
+	return queued > limit
+}

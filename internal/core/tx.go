@@ -1,0 +1,364 @@
+package core
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/shoalstream/shoal/internal/wire"
+)
+
+func (e *Engine) sendGoodbye(s *swarm, p *peer, reason uint8) {
+	p.closeReason = int(reason)
+	p.markDirty(e)
+}
+
+// PollTransmit appends the next datagram to send to buf[:0] and returns it
+// with its destination; ok is false when nothing may be sent now.
+func (e *Engine) PollTransmit(buf []byte) (to netip.AddrPort, datagram []byte, ok bool) {
+	now := e.now
+	for len(e.ctlQ) > 0 {
+		p := e.ctlQ[0]
+		e.ctlQ[0] = nil
+		e.ctlQ = e.ctlQ[1:]
+		p.dirty = false
+		if p.state == peerGone && p.closeReason < 0 {
+			continue
+		}
+		b, more := e.buildControl(now, p, buf[:0])
+		if more {
+			p.markDirty(e)
+		}
+		if b != nil {
+			e.sent(p, len(b), now)
+			return p.addr, b, true
+		}
+	}
+	if len(e.ctlQ) == 0 {
+		e.ctlQ = e.ctlQ[:0]
+	}
+	for {
+		s, p := e.pickData()
+		if p == nil {
+			return netip.AddrPort{}, nil, false
+		}
+		if !e.uploadAllowed(now, e.cfg.MaxDatagramBytes) {
+			return netip.AddrPort{}, nil, false
+		}
+		b, sent := e.buildData(now, s, p, buf[:0])
+		if b == nil {
+			continue // the item at the head was dropped; look again
+		}
+		e.sent(p, len(b), now)
+		if sent {
+			e.spend(len(b))
+		}
+		return p.addr, b, true
+	}
+}
+
+func (e *Engine) sent(p *peer, n int, now time.Duration) {
+	p.lastSend = now
+	e.stats.DatagramsOut++
+	e.stats.BytesOut += uint64(n)
+}
+
+// pickData chooses the neighbour whose owed chunk is due first and whose
+// congestion window has room.
+func (e *Engine) pickData() (*swarm, *peer) {
+	var best *peer
+	var bestS *swarm
+	for _, s := range e.order {
+		for _, p := range s.list {
+			if len(p.serveQ) == 0 || p.state != peerConnected || !p.cc.canSend(e.cfg.MaxDatagramBytes) {
+				continue
+			}
+			if best == nil || p.serveQ[0].deadline < best.serveQ[0].deadline {
+				best, bestS = p, s
+			}
+		}
+	}
+	return bestS, best
+}
+
+// space is what is left for frames in a datagram holding n bytes.
+func (e *Engine) space(b []byte) int { return e.cfg.MaxDatagramBytes - len(b) }
+
+// buildControl writes p's waiting control frames; more reports leftovers.
+func (e *Engine) buildControl(now time.Duration, p *peer, b []byte) (out []byte, more bool) {
+	s := p.s
+	b = wire.AppendHeader(b, s.tag)
+	hdr := len(b)
+	if p.closeReason >= 0 {
+		c := wire.Close{Reason: uint8(p.closeReason)}
+		p.closeReason = -1
+		return c.Append(b), false
+	}
+	if p.needHS {
+		var flags uint8
+		if s.desc.Origin {
+			flags |= wire.FlagOrigin
+		}
+		if s.desc.Seed {
+			flags |= wire.FlagSeed
+		}
+		h := wire.Handshake{Version: wire.Version, Flags: flags, SwarmID: s.desc.ID, PeerID: e.id, UploadBps: uint64(e.cfg.AdvertisedUploadBps)}
+		b = h.Append(b)
+		p.needHS = false
+		if p.state == peerConnecting {
+			p.hsSent++
+			p.hsNext = now + time.Duration(1<<min(p.hsSent-1, 4))*500*time.Millisecond
+		}
+	}
+	if p.state != peerConnected {
+		if len(b) == hdr {
+			return nil, false
+		}
+		return b, false
+	}
+	if p.needBF {
+		var done bool
+		b, done = s.appendBitfield(b, p, e.space(b))
+		if done {
+			p.needBF = false
+		} else {
+			more = true
+		}
+	}
+	if p.needChoke && e.space(b) > 4 {
+		b = (&e.fChoke).Append(b)
+		p.needChoke = false
+	}
+	if p.needUnchoke && e.space(b) > 4 {
+		b = (&e.fUnchoke).Append(b)
+		p.needUnchoke = false
+	}
+	if p.ackPending > 0 && e.space(b) > 60 {
+		b = e.appendAck(now, p, b)
+	}
+	b, more = e.appendRanges(b, &p.haves, wire.TypeHave, 0, more)
+	b, more = e.appendRanges(b, &p.rejects, wire.TypeReject, 0, more)
+	b, more = e.appendRanges(b, &p.cancels, wire.TypeCancel, 0, more)
+	if len(p.reqs) > 0 {
+		b, more = e.appendRanges(b, &p.reqs, wire.TypeRequest, p.reqDeadline, more)
+		if len(p.reqs) == 0 {
+			p.reqDeadline = 0
+		}
+	}
+	for len(p.fragReqs) > 0 {
+		fr := &p.fragReqs[0]
+		m := wire.RequestFragments{Chunk: fr.chunk, Flags: fr.flags, Fragments: fr.frags}
+		if len(m.Fragments) > 64 {
+			m.Fragments = m.Fragments[:64]
+		}
+		if m.Len() > e.space(b) {
+			more = true
+			break
+		}
+		b = m.Append(b)
+		p.fragReqs = p.fragReqs[1:]
+	}
+	if p.needPex && e.space(b) > 200 {
+		b = s.appendPex(b, p, e.space(b))
+		p.needPex = false
+	}
+	if len(b) == hdr && p.needKeep {
+		b = (&e.fKeep).Append(b)
+	}
+	p.needKeep = false
+	if len(b) == hdr {
+		return nil, more
+	}
+	return b, more
+}
+
+// appendRanges moves as many ranges from l as fit into one frame of type t.
+func (e *Engine) appendRanges(b []byte, l *rangeList, t wire.Type, deadlineMs uint32, more bool) ([]byte, bool) {
+	if len(*l) == 0 {
+		return b, more
+	}
+	room := e.space(b) - 12
+	n := min(len(*l), room/20, 128)
+	if n <= 0 {
+		return b, true
+	}
+	var rs []wire.Range
+	switch t {
+	case wire.TypeHave:
+		e.fHave.Ranges = l.take(e.fHave.Ranges[:0], n)
+		b = e.fHave.Append(b)
+	case wire.TypeReject:
+		e.fReject.Ranges = l.take(e.fReject.Ranges[:0], n)
+		b = e.fReject.Append(b)
+	case wire.TypeCancel:
+		e.fCancel.Ranges = l.take(e.fCancel.Ranges[:0], n)
+		b = e.fCancel.Append(b)
+	case wire.TypeRequest:
+		e.fRequest.DeadlineMs = deadlineMs
+		e.fRequest.Ranges = l.take(e.fRequest.Ranges[:0], n)
+		b = e.fRequest.Append(b)
+	}
+	_ = rs
+	return b, more || len(*l) > 0
+}
+
+func (e *Engine) appendAck(now time.Duration, p *peer, b []byte) []byte {
+	a := &e.fAck
+	a.DelayUs = int64(now/time.Microsecond) - int64(p.ackSendUs)
+	n := min(len(p.ackRanges), 8)
+	a.Ranges = append(a.Ranges[:0], p.ackRanges[len(p.ackRanges)-n:]...)
+	p.ackPending = 0
+	return a.Append(b)
+}
+
+// buildData writes the next fragment p is owed. sent is false when the
+// datagram carries only the chunk's signature.
+func (e *Engine) buildData(now time.Duration, s *swarm, p *peer, b []byte) (out []byte, sent bool) {
+	it := &p.serveQ[0]
+	data, meta, ok := s.chunkForServe(it.seq)
+	f := it.next
+	if it.frags != nil {
+		f = it.frags.nextSetFrom(it.next, it.nfrags)
+	}
+	if !ok || f >= it.nfrags || len(data) == 0 {
+		if !ok {
+			p.rejects.add(it.seq)
+			p.markDirty(e)
+		}
+		p.popServe(s)
+		return nil, false
+	}
+	fb := s.desc.FragmentBytes
+	off := f * fb
+	end := min(off+fb, len(data))
+	if off >= len(data) {
+		p.popServe(s)
+		return nil, false
+	}
+	b = wire.AppendHeader(b, s.tag)
+	d := &e.fData
+	d.Chunk, d.Offset, d.Total = it.seq, uint32(off), uint32(len(data))
+	d.SendTimeUs = uint64(now / time.Microsecond)
+	d.PacketNum = p.cc.nextPN
+	d.Payload = data[off:end]
+	last := f+1 >= it.nfrags
+	if it.frags != nil {
+		last = it.frags.nextSetFrom(f+1, it.nfrags) >= it.nfrags
+	}
+	if s.live != nil && !it.metaSent && last {
+		sg := &e.fSigned
+		sg.Chunk, sg.TimestampUs, sg.Flags, sg.Length, sg.Signature = it.seq, meta.TimestampUs, meta.Flags, meta.Length, meta.Signature
+		if len(b)+sg.Len()+d.Len() <= e.cfg.MaxDatagramBytes {
+			b = sg.Append(b)
+		} else {
+			// it does not fit beside the fragment: send it alone first
+			it.metaSent = true
+			return sg.Append(b), false
+		}
+		it.metaSent = true
+	}
+	if p.ackPending > 0 && len(b)+d.Len()+40 <= e.cfg.MaxDatagramBytes {
+		b = e.appendAck(now, p, b)
+	}
+	size := len(b) + d.Len()
+	p.cc.onSend(now, size)
+	b = d.Append(b)
+	it.next = f + 1
+	if it.frags != nil {
+		it.frags.clear(f)
+	}
+	n := int64(end - off)
+	s.stats.BytesUploaded += n
+	p.bytesTo += n
+	s.sentWindow += int64(size)
+	if last {
+		p.popServe(s)
+	}
+	return b, true
+}
+
+func (p *peer) popServe(s *swarm) {
+	p.queuedBytes -= s.desc.ChunkBytes
+	if p.queuedBytes < 0 {
+		p.queuedBytes = 0
+	}
+	copy(p.serveQ, p.serveQ[1:])
+	p.serveQ[len(p.serveQ)-1] = serveItem{}
+	p.serveQ = p.serveQ[:len(p.serveQ)-1]
+}
+
+// chunkForServe returns a held chunk's bytes and, live, its signature.
+func (s *swarm) chunkForServe(v uint64) ([]byte, ChunkMeta, bool) {
+	if s.live != nil {
+		c := s.live.peek(v)
+		if c == nil || !c.have {
+			return nil, ChunkMeta{}, false
+		}
+		return c.data, c.meta, true
+	}
+	d, ok := s.vod.read(int(v))
+	return d, ChunkMeta{}, ok
+}
+
+func (s *swarm) appendBitfield(b []byte, p *peer, room int) ([]byte, bool) {
+	var lo, hi uint64 // [lo, hi) to describe
+	if s.live != nil {
+		l := s.live
+		if !l.edgeKnown {
+			return b, true
+		}
+		hi = l.edge + 1
+		lo = 0
+		if hi > l.windowN {
+			lo = hi - l.windowN
+		}
+	} else {
+		lo, hi = uint64(p.bfNext), uint64(s.vod.n)
+	}
+	count := min(hi-lo, uint64((room-24)*8), 8192)
+	if count == 0 {
+		return b, true
+	}
+	// a frame of our own: a parsed Bitfield's Bits alias a received datagram
+	bf := &s.e.outBitfield
+	bf.Start = lo
+	bf.Count = uint32(count)
+	bf.Bits = append(bf.Bits[:0], make([]byte, (count+7)/8)...)
+	any := false
+	for i := uint64(0); i < count; i++ {
+		if s.has(lo + i) {
+			bf.Bits[i>>3] |= 0x80 >> (i & 7)
+			any = true
+		}
+	}
+	if any {
+		b = bf.Append(b)
+	}
+	if s.vod != nil {
+		p.bfNext = int(lo + count)
+		return b, uint64(p.bfNext) >= hi
+	}
+	return b, true
+}
+
+func (s *swarm) appendPex(b []byte, p *peer, room int) []byte {
+	m := &s.e.fPex
+	m.Peers = m.Peers[:0]
+	max := min(16, (room-8)/24)
+	// a random sample of the other connected neighbours
+	n := len(s.list)
+	if n < 2 {
+		return b
+	}
+	start := s.e.rng.IntN(n)
+	for i := 0; i < n && len(m.Peers) < max; i++ {
+		q := s.list[(start+i)%n]
+		if q == p || q.state != peerConnected || !q.addr.IsValid() {
+			continue
+		}
+		m.Peers = append(m.Peers, wire.PexPeer{Addr: q.addr})
+	}
+	if len(m.Peers) == 0 {
+		return b
+	}
+	return m.Append(b)
+}
