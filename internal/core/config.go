@@ -31,6 +31,8 @@ type Config struct {
 
 	// MinPeers and MaxPeers bound the neighbour set of each swarm.
 	MinPeers, MaxPeers int
+	// Substreams splits a live stream into push trees (1..64).
+	Substreams int
 	// UploadSlots is the number of peers served at once (unchoked), besides
 	// one optimistic slot; 0 = adapt to measured upload.
 	UploadSlots int
@@ -75,6 +77,7 @@ func DefaultConfig() Config {
 		LiveWindow:       30 * time.Second,
 		BoostMargin:      400 * time.Millisecond,
 		OriginFanout:     6,
+		Substreams:       4,
 		UrgentWindow:     900 * time.Millisecond,
 		TickInterval:     20 * time.Millisecond,
 		LEDBATTarget:     100 * time.Millisecond,
@@ -97,6 +100,8 @@ func (c *Config) Validate() error {
 		return bad("MinPeers", "1..MaxPeers", c.MinPeers)
 	case c.MaxPeers > 1000:
 		return bad("MaxPeers", "MinPeers..1000", c.MaxPeers)
+	case c.Substreams < 1 || c.Substreams > 64:
+		return bad("Substreams", "1..64", c.Substreams)
 	case c.UploadSlots < 0 || c.UploadSlots > 1000:
 		return bad("UploadSlots", "0..1000", c.UploadSlots)
 	case c.PlayDelay < 200*time.Millisecond || c.PlayDelay > time.Minute:

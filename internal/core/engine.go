@@ -40,6 +40,8 @@ type Engine struct {
 	fHave       wire.Have
 	fBitfield   wire.Bitfield
 	outBitfield wire.Bitfield
+	fTree       wire.Tree
+	outTree     wire.Tree
 	fRequest    wire.Request
 	fReqFrag    wire.RequestFragments
 	fCancel     wire.Cancel

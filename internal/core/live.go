@@ -9,26 +9,28 @@ import (
 
 // liveChunk is one slot of the live window.
 type liveChunk struct {
-	seq      uint64
-	valid    bool
-	have     bool
-	data     []byte
-	total    int
-	got      bitset
-	nGot     int
-	meta     ChunkMeta
-	metaOK   bool
-	src      *peer // where the data came from first (requested or pushed)
-	metaSrc  *peer
-	mixed    bool
-	fromOrig int // payload bytes that came from the origin
-	inflight bool
-	reqPeer  *peer
-	reqAt    time.Duration
-	lastAt   time.Duration
-	retries  int
-	boosted  bool
-	heardAt  time.Duration // when we first learnt that it exists
+	seq         uint64
+	valid       bool
+	have        bool
+	data        []byte
+	total       int
+	got         bitset
+	nGot        int
+	meta        ChunkMeta
+	metaOK      bool
+	src         *peer // where the data came from first (requested or pushed)
+	metaSrc     *peer
+	mixed       bool
+	fromOrig    int // payload bytes that came from the origin
+	inflight    bool
+	reqPeer     *peer
+	reqAt       time.Duration
+	lastAt      time.Duration
+	retries     int
+	boosted     bool
+	heardAt     time.Duration // when we first learnt that it exists
+	pushed      bool          // arriving unrequested, down a push tree
+	lateCounted bool
 }
 
 type liveState struct {
@@ -61,6 +63,7 @@ type liveState struct {
 	stalled  bool
 
 	pushRR int
+	tree   treeState
 	sched  []uint64 // scratch
 }
 
@@ -83,6 +86,7 @@ func newLiveState(s *swarm, now time.Duration) *liveState {
 		dur:      dur,
 		windowN:  uint64(cfg.LiveWindow / dur),
 	}
+	l.tree = newTreeState(cfg.Substreams, s.desc.Origin)
 	if cfg.UnixEpochUs != 0 {
 		l.offsetUs = -cfg.UnixEpochUs
 		l.offsetOK = true
@@ -118,10 +122,11 @@ func (l *liveState) peek(seq uint64) *liveChunk {
 }
 
 func (l *liveState) release(c *liveChunk) {
-	if c.inflight && c.reqPeer != nil && c.reqPeer.outstanding > 0 {
+	if c.inflight && !c.pushed && c.reqPeer != nil && c.reqPeer.outstanding > 0 {
 		c.reqPeer.outstanding--
 	}
 	c.inflight = false
+	c.pushed = false
 	c.reqPeer = nil
 }
 
@@ -183,6 +188,9 @@ func (l *liveState) onHave(now time.Duration, p *peer, a, b uint64) {
 			continue
 		}
 		l.setEdge(now, v)
+		if c := l.peek(v); c != nil {
+			l.onAnnounceLag(now, p, c)
+		}
 		l.onAnnounce(now, p, v)
 	}
 }
@@ -201,7 +209,7 @@ func (l *liveState) onAnnounce(now time.Duration, p *peer, v uint64) {
 		return
 	}
 	c := l.slot(v)
-	if c == nil || c.have || c.inflight {
+	if c == nil || c.have || c.inflight || l.awaitPush(now, c) {
 		return
 	}
 	if p.outstanding >= l.requestLimit(p) {
@@ -212,10 +220,12 @@ func (l *liveState) onAnnounce(now time.Duration, p *peer, v uint64) {
 
 // tick plays what is due, retries what stalled, and requests what is missing.
 func (l *liveState) tick(now time.Duration) {
+	l.shedChildren(now)
 	if l.s.desc.Origin {
 		return
 	}
 	l.play(now)
+	l.checkParents(now)
 	l.schedule(now)
 }
 
@@ -349,11 +359,30 @@ func (l *liveState) schedule(now time.Duration) {
 	}
 	for v := l.edge + 1; v > urgentEnd; v-- {
 		c := l.slot(v - 1)
-		if c == nil || c.have || c.inflight {
+		if c == nil || c.have || c.inflight || l.awaitPush(now, c) {
 			continue
 		}
 		l.fetch(now, c, l.deadline(now, v-1), false)
 	}
+}
+
+// awaitPush says a chunk should come down its push tree soon, so pulling it
+// now would only duplicate it; a chunk that is late counts against the parent.
+func (l *liveState) awaitPush(now time.Duration, c *liveChunk) bool {
+	j := l.sub(c.seq)
+	p := l.tree.parent[j]
+	if p == nil || p.tree.theirGrant&(1<<j) == 0 || c.heardAt == 0 {
+		return false
+	}
+	grace := 300*time.Millisecond + p.rtt()/2 + p.tree.lag[j]
+	if now-c.heardAt < grace {
+		return true
+	}
+	if !c.lateCounted {
+		c.lateCounted = true
+		p.tree.late[j]++
+	}
+	return false
 }
 
 // checkStall re-requests chunks whose source went quiet.
@@ -486,6 +515,7 @@ func (l *liveState) requestFailed(now time.Duration, p *peer, seq uint64, gone b
 }
 
 func (l *liveState) peerGone(p *peer) {
+	l.treeGone(p)
 	for i := range l.slots {
 		c := &l.slots[i]
 		if c.reqPeer == p {

@@ -70,7 +70,16 @@ func (l *liveState) onData(now time.Duration, p *peer, d *wire.Data) {
 		c.mixed = true
 	}
 	if !c.inflight {
+		// pushed: watch it like a request so a stalled push is repaired
 		p.unrequested += int64(len(d.Payload))
+		c.inflight, c.pushed, c.reqPeer, c.reqAt = true, true, p, now
+	} else if c.reqPeer != p && c.nGot == 1 && l.tree.parent[l.sub(d.Chunk)] == p {
+		// the push overtook our request: withdraw the request
+		q := c.reqPeer
+		q.cancels.add(d.Chunk)
+		q.markDirty(s.e)
+		l.release(c)
+		c.inflight, c.pushed, c.reqPeer, c.reqAt = true, true, p, now
 	}
 	if c.nGot == (c.total+fb-1)/fb && c.metaOK {
 		l.verify(now, c)
@@ -138,6 +147,15 @@ func (l *liveState) accept(now time.Duration, c *liveChunk) {
 	if c.inflight && c.reqPeer != nil {
 		c.reqPeer.delivered++
 	}
+	// whoever is still sending it to us can stop
+	if par := l.tree.parent[l.sub(c.seq)]; par != nil && par != c.src && par.state == peerConnected {
+		par.cancels.add(c.seq)
+		par.markDirty(s.e)
+	}
+	if q := c.reqPeer; q != nil && q != c.src && q.state == peerConnected {
+		q.cancels.add(c.seq)
+		q.markDirty(s.e)
+	}
 	l.release(c)
 	c.have = true
 	c.got.reset()
@@ -186,6 +204,7 @@ func (l *liveState) accept(now time.Duration, c *liveChunk) {
 			p.markDirty(s.e)
 		}
 	}
+	l.pushToChildren(now, c)
 	s.e.emit(Event{Kind: EventChunk, Swarm: s.desc.ID, Seq: c.seq, Meta: c.meta, Data: c.data})
 }
 
@@ -222,7 +241,9 @@ func (e *Engine) Publish(now time.Duration, id integrity.Hash, seq uint64, meta 
 			p.markDirty(e)
 		}
 	}
-	l.push(now, c)
+	if l.pushToChildren(now, c) == 0 {
+		l.push(now, c) // no tree yet: seed a few strong peers directly
+	}
 	return nil
 }
 
@@ -296,4 +317,3 @@ func (e *Engine) HandleBoosted(now time.Duration, id integrity.Hash, seq uint64,
 	l.accept(now, c)
 	return nil
 }
-

@@ -37,6 +37,8 @@ type peer struct {
 	hasAny bool
 	bfNext int // on demand: next chunk index of the bitfield still to send
 
+	tree peerTree
+
 	// our sending side
 	cc          ledbat
 	chokedByUs  bool

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"math/bits"
 	"net/netip"
 	"time"
 
@@ -59,6 +60,9 @@ type SwarmStats struct {
 	PeersBanned     int64
 	Peers           int
 	DelayUs         int64 // live: deadline of the last played chunk minus its origin timestamp
+	TreeParents     int   // live: substreams pushed to us by a parent
+	TreeChildren    int   // live: substreams we push, summed over children
+	TreeDepthMax    int   // live: our deepest position in the push trees (255: not in one)
 }
 
 func newSwarm(e *Engine, now time.Duration, d SwarmDescriptor) *swarm {
@@ -96,6 +100,15 @@ func (e *Engine) SwarmStats(id integrity.Hash) (SwarmStats, bool) {
 	for _, p := range s.list {
 		if p.state == peerConnected {
 			st.Peers++
+			st.TreeChildren += bits.OnesCount64(p.tree.grant)
+		}
+	}
+	if l := s.live; l != nil {
+		for j, p := range l.tree.parent {
+			if p != nil && p.tree.theirGrant&(1<<j) != 0 {
+				st.TreeParents++
+			}
+			st.TreeDepthMax = max(st.TreeDepthMax, int(l.tree.depth[j]))
 		}
 	}
 	return st, true
@@ -260,6 +273,10 @@ func (s *swarm) handleFrames(now time.Duration, from netip.AddrPort, b []byte) {
 			if n, err = e.fSigned.Parse(b); err == nil && s.live != nil {
 				s.live.onSigned(now, p, &e.fSigned)
 			}
+		case wire.TypeTree:
+			if n, err = e.fTree.Parse(b); err == nil && s.live != nil && p.state == peerConnected {
+				s.live.onTree(now, p, &e.fTree)
+			}
 		case wire.TypeProof:
 			n, err = e.fProof.Parse(b) // leaves come with the descriptor; proofs are not needed
 		case wire.TypePex:
@@ -325,6 +342,9 @@ func (s *swarm) onHandshake(now time.Duration, from netip.AddrPort, p *peer, h *
 	p.uploadHintBps = int64(h.UploadBps)
 	p.state = peerConnected
 	p.needBF = true
+	if s.live != nil {
+		s.live.initPeerTree(p)
+	}
 	delete(s.failed, from)
 	p.markDirty(s.e)
 	s.e.emit(Event{Kind: EventPeerUp, Swarm: s.desc.ID, Peer: from})

@@ -132,6 +132,9 @@ func (e *Engine) buildControl(now time.Duration, p *peer, b []byte) (out []byte,
 		b = (&e.fUnchoke).Append(b)
 		p.needUnchoke = false
 	}
+	if p.tree.need && s.live != nil && e.space(b) > 100 {
+		b = s.live.appendTree(b, p)
+	}
 	if p.ackPending > 0 && e.space(b) > 60 {
 		b = e.appendAck(now, p, b)
 	}
@@ -214,6 +217,10 @@ func (e *Engine) appendAck(now time.Duration, p *peer, b []byte) []byte {
 // datagram carries only the chunk's signature.
 func (e *Engine) buildData(now time.Duration, s *swarm, p *peer, b []byte) (out []byte, sent bool) {
 	it := &p.serveQ[0]
+	if s.live != nil && (now-it.deadline > s.e.cfg.PlayDelay/2 || (it.push && it.next == 0 && s.live.peerHas(p, it.seq))) {
+		p.popServe(s) // stale, or they got it elsewhere: sending it now is waste
+		return nil, false
+	}
 	data, meta, ok := s.chunkForServe(it.seq)
 	f := it.next
 	if it.frags != nil {

@@ -43,6 +43,8 @@ func newMessage(t Type) interface {
 		return new(Signed)
 	case TypeProof:
 		return new(Proof)
+	case TypeTree:
+		return new(Tree)
 	}
 	return new(Unknown)
 }

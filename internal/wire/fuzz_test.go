@@ -99,6 +99,7 @@ func FuzzReject(f *testing.F)           { fuzzFrame[Reject](f, TypeReject) }
 func FuzzClose(f *testing.F)            { fuzzFrame[Close](f, TypeClose) }
 func FuzzSigned(f *testing.F)           { fuzzFrame[Signed](f, TypeSigned) }
 func FuzzProof(f *testing.F)            { fuzzFrame[Proof](f, TypeProof) }
+func FuzzTree(f *testing.F)             { fuzzFrame[Tree](f, TypeTree) }
 func FuzzUnknown(f *testing.F)          { fuzzFrame[Unknown](f, 0x7f) }
 
 func FuzzHeader(f *testing.F) {

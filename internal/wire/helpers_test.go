@@ -155,6 +155,9 @@ func validCases() []struct {
 		{"proof/empty", &Proof{}},
 		{"proof/some", &Proof{Chunk: 3, Uncles: manyUncles(5)}},
 		{"proof/max", &Proof{Chunk: max64, Uncles: manyUncles(MaxUncles)}},
+		{"tree/one", &Tree{Want: 1, Depths: []uint8{DepthNone}}},
+		{"tree/four", &Tree{Want: 5, Grant: 10, Depths: []uint8{0, 1, 2, DepthNone}}},
+		{"tree/max", &Tree{Want: max64, Grant: max64, Depths: make([]uint8, MaxSubstreams)}},
 
 		{"unknown/empty", &Unknown{Code: 0x7f}},
 		{"unknown/body", &Unknown{Code: 0xff, Body: filled(300, 1)}},

@@ -66,8 +66,9 @@ const (
 	TypeClose            Type = 0x0e
 	TypeSigned           Type = 0x0f
 	TypeProof            Type = 0x10
+	TypeTree             Type = 0x11
 
-	numTypes = 0x11 // one past the highest known code
+	numTypes = 0x12 // one past the highest known code
 )
 
 var typeNames = [numTypes]string{
@@ -87,6 +88,7 @@ var typeNames = [numTypes]string{
 	TypeClose:            "close",
 	TypeSigned:           "signed",
 	TypeProof:            "proof",
+	TypeTree:             "tree",
 }
 
 // Known reports whether t is a frame type this version defines.

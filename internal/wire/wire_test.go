@@ -347,7 +347,8 @@ func TestTypeString(t *testing.T) {
 		{TypeRequestFragments, "request-fragments"},
 		{TypeProof, "proof"},
 		{0, "type(0x00)"},
-		{0x11, "type(0x11)"},
+		{TypeTree, "tree"},
+		{0x12, "type(0x12)"},
 		{0xfe, "type(0xfe)"},
 	}
 	for _, tc := range tests {

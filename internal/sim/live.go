@@ -1,0 +1,159 @@
+package sim
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"math/rand/v2"
+	"time"
+
+	"github.com/shoalstream/shoal/internal/core"
+	"github.com/shoalstream/shoal/internal/integrity"
+)
+
+// liveSource is the broadcaster: a signed chunk every chunk time, a
+// keyframe about every second, kept for the window the booster serves.
+type liveSource struct {
+	r      *Run
+	signer *integrity.Signer
+	dur    time.Duration
+	gop    uint64
+	next   uint64
+	chunks map[uint64]liveChunk
+	keep   uint64
+	rng    *rand.Rand
+}
+
+type liveChunk struct {
+	data     []byte
+	meta     core.ChunkMeta
+	produced time.Duration
+}
+
+// liveChunkBytes is 87 whole TS packets, as the origin's chunker cuts.
+const liveChunkBytes = 87 * 188
+
+func (r *Run) setupLive() {
+	var seed [32]byte
+	for i := range seed {
+		seed[i] = byte(r.rng.Uint32())
+	}
+	priv := ed25519.NewKeyFromSeed(seed[:])
+	pub := priv.Public().(ed25519.PublicKey)
+	id := integrity.SwarmID(pub, "sim")
+	signer, err := integrity.NewSigner(priv, id)
+	if err != nil {
+		panic(err)
+	}
+	r.desc = core.SwarmDescriptor{Kind: core.Live, ID: id, ChunkBytes: liveChunkBytes, RateBps: r.opt.StreamRateBps, OriginKey: pub}
+	dur := time.Duration(int64(liveChunkBytes) * 8 * int64(time.Second) / r.opt.StreamRateBps)
+	src := &liveSource{r: r, signer: signer, dur: dur, gop: uint64(time.Second/dur) + 1, chunks: map[uint64]liveChunk{},
+		keep: uint64(30*time.Second/dur) + 1, rng: rand.New(rand.NewPCG(r.rng.Uint64(), 7))}
+	r.live = src
+
+	up := int64(r.opt.OriginUpFactor * float64(r.opt.StreamRateBps))
+	e := r.newEngine(func(c *core.Config) {
+		c.MaxUploadBps = up
+		c.AdvertisedUploadBps = up
+		c.MaxPeers = 64
+		c.MinPeers = 1
+	})
+	o := &node{r: r, id: 1 << 31, e: e, origin: true}
+	o.cfg = NodeConfig{UpBps: up + up/10, DownBps: 1_000_000_000, NAT: NATOpen}
+	o.addr = r.net.AddNode(o.cfg, wrapEP(o))
+	r.origin = o
+	od := r.desc
+	od.Origin = true
+	r.call(o, func() {
+		if err := e.AddSwarm(0, od); err != nil {
+			panic(err)
+		}
+	})
+	if r.opt.BoosterFactor > 0 {
+		r.booster = r.net.NewService("booster", int64(r.opt.BoosterFactor*float64(r.opt.StreamRateBps)), 20*time.Millisecond)
+	}
+	r.net.At(0, src.produce)
+}
+
+func (s *liveSource) produce(now time.Duration) {
+	r := s.r
+	seq := s.next
+	s.next++
+	data := make([]byte, liveChunkBytes)
+	for i := 0; i+8 <= len(data); i += 8 {
+		v := s.rng.Uint64()
+		for j := 0; j < 8; j++ {
+			data[i+j] = byte(v >> (8 * j))
+		}
+	}
+	var flags uint8
+	if seq%s.gop == 0 {
+		flags = 1 // wire.ChunkRAP
+	}
+	m := integrity.ChunkMeta{Seq: seq, TimestampUs: int64(now/time.Microsecond) - 1, Flags: flags, Length: uint32(len(data))}
+	sig, err := s.signer.Sign(m, data)
+	if err != nil {
+		panic(err)
+	}
+	cm := core.ChunkMeta{TimestampUs: m.TimestampUs, Flags: flags, Length: m.Length, Signature: sig}
+	s.chunks[seq] = liveChunk{data: data, meta: cm, produced: now}
+	if seq >= s.keep {
+		delete(s.chunks, seq-s.keep)
+	}
+	r.call(r.origin, func() {
+		if err := r.origin.e.Publish(now, r.desc.ID, seq, cm, data); err != nil {
+			panic(err)
+		}
+	})
+	if now+s.dur < r.opt.Duration {
+		r.net.At(now+s.dur, s.produce)
+	}
+}
+
+// onPlay is the checker at the player: delay, continuity, and that every
+// byte played is the origin's.
+func (r *Run) onPlay(now time.Duration, n *node, ev core.Event) {
+	if r.live == nil {
+		return
+	}
+	c, ok := r.live.chunks[ev.Seq]
+	if !ok || !bytes.Equal(c.data, ev.Data) {
+		r.unverified += int64(len(ev.Data))
+		return
+	}
+	if n.bad {
+		return // liars' own playback is not measured
+	}
+	r.played++
+	d := now - c.produced
+	r.delay.add(d)
+	r.series.delay(d)
+}
+
+func (r *Run) onReady(now time.Duration, n *node, ev core.Event) {
+	if r.file != nil {
+		r.file.onReady(now, n, ev.Seq)
+		return
+	}
+	if !n.ready && !n.bad {
+		n.ready = true
+		r.joins = append(r.joins, now-n.joinAt)
+	}
+}
+
+// boost is the driver's booster duty: fetch the chunk over HTTP.
+func (r *Run) boost(now time.Duration, n *node, seq uint64) {
+	if r.booster == nil {
+		return
+	}
+	c, ok := r.live.chunks[seq]
+	if !ok {
+		return
+	}
+	r.booster.Fetch(now, n.addr, len(c.data)+300, func(now time.Duration) {
+		if n.gone {
+			return
+		}
+		r.boosterBytes += int64(len(c.data))
+		r.call(n, func() { _ = n.e.HandleBoosted(now, r.desc.ID, seq, c.meta, c.data) })
+	})
+}

@@ -1,0 +1,87 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrOptions is wrapped by every bad-option error.
+var ErrOptions = errors.New("sim: invalid options")
+
+// Options describe one run. Zero fields take the defaults of DefaultOptions.
+type Options struct {
+	Scenario string
+	Peers    int
+	Seed     uint64
+	// Duration is the virtual time simulated.
+	Duration time.Duration
+	// StreamRateBps is the media rate.
+	StreamRateBps int64
+	// PlayDelay is how far behind live viewers play (live scenarios).
+	PlayDelay time.Duration
+	// OriginUpFactor is the origin's upload as a multiple of the stream rate.
+	OriginUpFactor float64
+	// ViewerUpFactor is the mean viewer upload as a multiple of the stream
+	// rate; individual viewers are drawn around it, some below the rate.
+	ViewerUpFactor float64
+	// BoosterFactor is the booster's (or web seed's) capacity as a multiple
+	// of the stream rate.
+	BoosterFactor float64
+	// Net is the network model.
+	Net Config
+	// Sample is the period of the time series (for plots).
+	Sample time.Duration
+	// Progress, if set, is called now and then with the virtual time done.
+	Progress func(done, total time.Duration)
+}
+
+// DefaultOptions returns the options of a default run of scenario.
+func DefaultOptions(scenario string) Options {
+	o := Options{
+		Scenario:       scenario,
+		Seed:           1,
+		Duration:       5 * time.Minute,
+		StreamRateBps:  2_000_000,
+		PlayDelay:      2 * time.Second,
+		OriginUpFactor: 10,
+		ViewerUpFactor: 1.5,
+		BoosterFactor:  10,
+		Net:            DefaultConfig(),
+		Sample:         5 * time.Second,
+	}
+	if sc, ok := lookup(scenario); ok {
+		o.Peers = sc.DefaultPeers
+	}
+	return o
+}
+
+// Validate names the first bad option.
+func (o *Options) Validate() error {
+	bad := func(f string, args ...any) error {
+		return fmt.Errorf("%w: "+f, append([]any{ErrOptions}, args...)...)
+	}
+	if _, ok := lookup(o.Scenario); !ok {
+		return bad("unknown scenario %q; valid scenarios: %s", o.Scenario, strings.Join(ScenarioNames(), ", "))
+	}
+	switch {
+	case o.Peers < 1 || o.Peers > 100_000:
+		return bad("peers %d, want 1..100000", o.Peers)
+	case o.Duration < 10*time.Second || o.Duration > 24*time.Hour:
+		return bad("duration %v, want 10s..24h", o.Duration)
+	case o.StreamRateBps < 64_000 || o.StreamRateBps > 100_000_000:
+		return bad("stream rate %d b/s, want 64kbit..100mbit", o.StreamRateBps)
+	case o.PlayDelay < 200*time.Millisecond || o.PlayDelay > time.Minute:
+		return bad("play delay %v, want 200ms..60s", o.PlayDelay)
+	case o.OriginUpFactor < 1 || o.OriginUpFactor > 10_000:
+		return bad("origin upload factor %g, want 1..10000", o.OriginUpFactor)
+	case o.ViewerUpFactor < 0 || o.ViewerUpFactor > 100:
+		return bad("viewer upload factor %g, want 0..100", o.ViewerUpFactor)
+	case o.BoosterFactor < 0 || o.BoosterFactor > 10_000:
+		return bad("booster factor %g, want 0..10000", o.BoosterFactor)
+	case o.Sample < time.Second:
+		return bad("sample period %v, want >= 1s", o.Sample)
+	}
+	return o.Net.Validate()
+}

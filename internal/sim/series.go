@@ -1,0 +1,93 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+)
+
+// Timeline is a run over time, one point per sample period.
+type Timeline struct {
+	T          []float64 // seconds
+	P2PShare   []float64 // of bytes viewers received in the period
+	DelayMeanS []float64 // mean delay behind live of chunks played in the period
+	OriginBps  []float64 // origin egress rate (UDP and booster)
+	BoundBps   []float64 // least origin rate for the viewers present
+	Viewers    []float64
+}
+
+type seriesRec struct {
+	r          *Run
+	out        *Timeline
+	lastPeers  int64
+	lastOther  int64
+	lastOrigin int64
+	delaySum   time.Duration
+	delayN     int64
+}
+
+func (s *seriesRec) init(r *Run) {
+	s.r = r
+	s.out = &Timeline{}
+	var tick func(now time.Duration)
+	tick = func(now time.Duration) {
+		s.sample(now)
+		if now+r.opt.Sample <= r.opt.Duration {
+			r.net.At(now+r.opt.Sample, tick)
+		}
+	}
+	r.net.At(r.opt.Sample, tick)
+}
+
+func (s *seriesRec) delay(d time.Duration) {
+	s.delaySum += d
+	s.delayN++
+}
+
+func (s *seriesRec) sample(now time.Duration) {
+	r := s.r
+	t := r.totals()
+	other := t.BytesFromOrigin + t.BytesFromHTTP
+	dp, do := t.BytesFromPeers-s.lastPeers, other-s.lastOther
+	s.lastPeers, s.lastOther = t.BytesFromPeers, other
+	share := 0.0
+	if dp+do > 0 {
+		share = float64(dp) / float64(dp+do)
+	}
+	origin := r.net.Stats(r.origin.addr).BytesSent + r.boosterBytes
+	dOrigin := origin - s.lastOrigin
+	s.lastOrigin = origin
+	mean := 0.0
+	if s.delayN > 0 {
+		mean = (s.delaySum / time.Duration(s.delayN)).Seconds()
+	}
+	s.delaySum, s.delayN = 0, 0
+	o := s.out
+	o.T = append(o.T, now.Seconds())
+	o.P2PShare = append(o.P2PShare, share)
+	o.DelayMeanS = append(o.DelayMeanS, mean)
+	o.OriginBps = append(o.OriginBps, float64(dOrigin)*8/r.opt.Sample.Seconds())
+	rate := float64(r.opt.StreamRateBps)
+	o.BoundBps = append(o.BoundBps, max(rate, float64(len(r.alive))*rate-r.sumUpBps))
+	o.Viewers = append(o.Viewers, float64(len(r.alive)))
+}
+
+// Plot draws the run over time: P2P share, delay, origin egress vs bound.
+func (res *Result) Plot(path string) error {
+	s := res.Timeline
+	if s == nil || len(s.T) == 0 {
+		return fmt.Errorf("sim: nothing to plot: the run was shorter than one sample period")
+	}
+	mbps := func(xs []float64) []float64 {
+		out := make([]float64, len(xs))
+		for i, x := range xs {
+			out[i] = x / 1e6
+		}
+		return out
+	}
+	title := fmt.Sprintf("shoal sim %s: %d peers, seed %d", res.Scenario, res.Peers, res.Seed)
+	return WritePlot(path, title, "virtual time (s)", []Panel{
+		{Title: "P2P share of bytes received", YLabel: "share", Series: []Series{{Name: "p2p share", X: s.T, Y: s.P2PShare}}},
+		{Title: "delay behind live", YLabel: "seconds", Series: []Series{{Name: "mean delay", X: s.T, Y: s.DelayMeanS}}},
+		{Title: "origin egress", YLabel: "Mb/s", Series: []Series{{Name: "origin (udp + booster)", X: s.T, Y: mbps(s.OriginBps)}, {Name: "bound max(r, N·r − Σu)", X: s.T, Y: mbps(s.BoundBps)}}},
+	})
+}
