@@ -279,8 +279,11 @@ func (l *liveState) play(now time.Duration) {
 				l.joinSeq = v + 1
 				continue
 			}
-			if !c.have || l.deadline(now, v) > now {
-				return
+			if dl := l.deadline(now, v); dl > now {
+				return // not yet time to show it
+			} else if !c.have {
+				l.joinSeq = v + 1 // it came too late: start at the next keyframe
+				continue
 			}
 			l.started = true
 			l.playhead = v

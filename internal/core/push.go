@@ -17,6 +17,10 @@ import (
 
 const maxDepth = 24
 
+// treeShare is the part of a viewer's upload its push children may take;
+// the rest answers pulls that repair what the trees miss.
+const treeShare = 0.8
+
 // treeState is a live swarm's position in the push trees.
 type treeState struct {
 	k         int
@@ -144,7 +148,7 @@ func (l *liveState) treeBudget() int {
 	} else if capBps == 0 {
 		capBps = max(s.uploadRateBps*1.2, float64(s.desc.RateBps))
 	} else {
-		capBps *= 0.8
+		capBps *= treeShare
 	}
 	per := float64(s.desc.RateBps) / float64(l.tree.k)
 	return int(capBps / per)
