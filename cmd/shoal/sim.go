@@ -28,6 +28,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	viewerUp := fs.Float64("viewer-up", def.ViewerUpFactor, "mean viewer upload as a multiple of the stream rate")
 	booster := fs.Float64("booster", def.BoosterFactor, "booster / web seed capacity as a multiple of the stream rate (0 = none)")
 	loss := fs.Float64("loss", def.Net.LossRate, "random datagram loss rate")
+	fragment := fs.Int("fragment-bytes", def.FragmentBytes, "payload of one Data datagram; 0 sends whole chunks as MTU bursts (faster, coarser)")
+	realCrypto := fs.Bool("real-crypto", false, "check chunks with SHA-256 and Ed25519 as real peers do (slower); otherwise a 64-bit hash stands in")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	plot := fs.String("plot", "", "also draw the run over time to this .svg or .png file")
 	fs.Usage = func() {
@@ -67,6 +69,7 @@ Scenarios:
 	opt.Seed, opt.Duration, opt.StreamRateBps, opt.PlayDelay = *seed, *duration, bps, *delay
 	opt.OriginUpFactor, opt.ViewerUpFactor, opt.BoosterFactor = *originUp, *viewerUp, *booster
 	opt.Net.LossRate = *loss
+	opt.FragmentBytes, opt.RealCrypto = *fragment, *realCrypto
 	if err := opt.Validate(); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/shoalstream/shoal/internal/integrity"
 	"github.com/shoalstream/shoal/internal/wire"
 )
 
@@ -31,7 +32,9 @@ type Config struct {
 
 	// MinPeers and MaxPeers bound the neighbour set of each swarm.
 	MinPeers, MaxPeers int
-	// Substreams splits a live stream into push trees (1..64).
+	// Substreams splits a live stream into push trees (1..64); 0 turns the
+	// trees off, and chunks then spread by announce and request only.
+	// The trees are experimental: see docs/RESULTS.md for how they compare.
 	Substreams int
 	// UploadSlots is the number of peers served at once (unchoked), besides
 	// one optimistic slot; 0 = adapt to measured upload.
@@ -60,6 +63,11 @@ type Config struct {
 	// LEDBATTarget is the queuing delay congestion control aims for.
 	LEDBATTarget time.Duration
 
+	// Integrity checks chunks. Nil means the protocol's own: SHA-256 leaves
+	// and Ed25519 signatures. The simulator may swap in a cheaper suite of
+	// the same shape to run thousands of engines; real peers never do.
+	Integrity Integrity
+
 	// UnixEpochUs is the Unix time in µs at engine time zero, when the
 	// driver knows it (a synchronised wall clock). Live deadlines then follow
 	// the origin's timestamps exactly; with 0 the engine estimates the offset
@@ -71,16 +79,15 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxDatagramBytes: wire.MaxDatagramSize - 40,
-		MinPeers:         8,
+		MinPeers:         16,
 		MaxPeers:         40,
-		PlayDelay:        2 * time.Second,
+		PlayDelay:        2500 * time.Millisecond,
 		LiveWindow:       30 * time.Second,
 		BoostMargin:      400 * time.Millisecond,
 		OriginFanout:     6,
-		Substreams:       4,
 		UrgentWindow:     900 * time.Millisecond,
 		TickInterval:     20 * time.Millisecond,
-		LEDBATTarget:     100 * time.Millisecond,
+		LEDBATTarget:     40 * time.Millisecond,
 	}
 }
 
@@ -100,8 +107,8 @@ func (c *Config) Validate() error {
 		return bad("MinPeers", "1..MaxPeers", c.MinPeers)
 	case c.MaxPeers > 1000:
 		return bad("MaxPeers", "MinPeers..1000", c.MaxPeers)
-	case c.Substreams < 1 || c.Substreams > 64:
-		return bad("Substreams", "1..64", c.Substreams)
+	case c.Substreams < 0 || c.Substreams > 64:
+		return bad("Substreams", "0..64", c.Substreams)
 	case c.UploadSlots < 0 || c.UploadSlots > 1000:
 		return bad("UploadSlots", "0..1000", c.UploadSlots)
 	case c.PlayDelay < 200*time.Millisecond || c.PlayDelay > time.Minute:
@@ -123,3 +130,20 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// Integrity is how an engine checks chunks before it uses them.
+type Integrity interface {
+	// VerifyLive checks a live chunk's signature by the origin.
+	VerifyLive(v *integrity.Verifier, m integrity.ChunkMeta, data []byte, sig [64]byte) error
+	// LeafHash hashes an on-demand chunk for comparison with its leaf.
+	LeafHash(data []byte) integrity.Hash
+}
+
+// standardIntegrity is SHA-256 and Ed25519, as the protocol specifies.
+type standardIntegrity struct{}
+
+func (standardIntegrity) VerifyLive(v *integrity.Verifier, m integrity.ChunkMeta, data []byte, sig [64]byte) error {
+	return v.Verify(m, data, sig)
+}
+
+func (standardIntegrity) LeafHash(data []byte) integrity.Hash { return integrity.LeafHash(data) }

@@ -83,6 +83,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Integrity == nil {
+		cfg.Integrity = standardIntegrity{}
+	}
 	e := &Engine{cfg: cfg, rng: cfg.Rand, id: cfg.PeerID, swarms: make(map[wire.Tag]*swarm)}
 	if e.id == ([32]byte{}) {
 		for i := 0; i < 32; i += 8 {

@@ -201,7 +201,15 @@ func (l *ledbat) grow(acked int) {
 		}
 	}
 	offTarget := float64(l.target-q) / float64(l.target)
-	l.cwnd += offTarget * float64(acked) * l.mss / l.cwnd
+	// RFC 6817 grows by at most one MSS per RTT, which takes tens of
+	// seconds to reach a stream's rate on a 200 ms path; the gain scales
+	// with the RTT so the window grows the same per unit of time on any
+	// path (the decrease when queues build is unchanged).
+	gain := 1.0
+	if offTarget > 0 {
+		gain = max(1, float64(l.srtt)/float64(25*time.Millisecond))
+	}
+	l.cwnd += gain * offTarget * float64(acked) * l.mss / l.cwnd
 	// Never grow far beyond what is actually in flight (RFC 6817 2.4.1).
 	if limit := float64(l.inflight) + 4*l.mss; l.cwnd > limit && offTarget > 0 {
 		l.cwnd = max(limit, minCwndMSS*l.mss)
@@ -264,6 +272,12 @@ func (l *ledbat) congestion(now time.Duration) {
 		return // one reduction per round trip
 	}
 	l.lastCut = now
+	// with no queue building up, a loss is more likely noise than
+	// congestion: back off gently
+	if l.queuingDelay() < l.target/4 {
+		l.cwnd = max(l.cwnd*0.85, minCwndMSS*l.mss)
+		return
+	}
 	l.cwnd = max(l.cwnd/2, minCwndMSS*l.mss)
 }
 

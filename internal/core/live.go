@@ -63,8 +63,11 @@ type liveState struct {
 	stalled  bool
 
 	pushRR int
-	tree   treeState
-	sched  []uint64 // scratch
+
+	boostWindowAt  time.Duration
+	boostsInWindow int
+	tree           treeState
+	sched          []uint64 // scratch
 }
 
 func newLiveState(s *swarm, now time.Duration) *liveState {
@@ -348,9 +351,8 @@ func (l *liveState) schedule(now time.Duration) {
 		dl := l.deadline(now, v)
 		if c.inflight {
 			l.checkStall(now, c, dl)
-			if s.desc.Booster && !c.boosted && dl-now < cfg.BoostMargin {
-				c.boosted = true
-				s.e.emit(Event{Kind: EventBoost, Swarm: s.desc.ID, Seq: c.seq})
+			if dl-now < cfg.BoostMargin {
+				l.boost(now, c, dl)
 			}
 		}
 		if dl-now < cfg.UrgentWindow {
@@ -372,6 +374,9 @@ func (l *liveState) schedule(now time.Duration) {
 // awaitPush says a chunk should come down its push tree soon, so pulling it
 // now would only duplicate it; a chunk that is late counts against the parent.
 func (l *liveState) awaitPush(now time.Duration, c *liveChunk) bool {
+	if l.tree.k == 0 {
+		return false
+	}
 	j := l.sub(c.seq)
 	p := l.tree.parent[j]
 	if p == nil || p.tree.theirGrant&(1<<j) == 0 || c.heardAt == 0 {
@@ -460,7 +465,7 @@ func (l *liveState) fetch(now time.Duration, c *liveChunk, dl time.Duration, urg
 		if p.outstanding >= limit {
 			continue
 		}
-		score := time.Duration(p.outstanding+1)*(l.dur+p.rtt()/4) + p.rtt() + time.Duration(p.fails)*50*time.Millisecond
+		score := time.Duration(p.outstanding+1)*(l.sendTime(p)+p.rtt()/4) + p.rtt() + time.Duration(p.fails)*50*time.Millisecond
 		score += time.Duration(s.e.rng.IntN(20)) * time.Millisecond
 		if best == nil || score < bestScore {
 			best, bestScore = p, score
@@ -470,18 +475,36 @@ func (l *liveState) fetch(now time.Duration, c *liveChunk, dl time.Duration, urg
 		best = origin
 	}
 	if best == nil {
-		if s.desc.Booster && !c.boosted && dl-now < cfg.BoostMargin {
-			c.boosted = true
-			s.e.emit(Event{Kind: EventBoost, Swarm: s.desc.ID, Seq: c.seq})
+		if dl-now < cfg.BoostMargin {
+			l.boost(now, c, dl)
 		}
 		return
 	}
-	if s.desc.Booster && !c.boosted && dl-now < cfg.BoostMargin/2 {
-		// a request now would very likely be late: use the booster too
-		c.boosted = true
-		s.e.emit(Event{Kind: EventBoost, Swarm: s.desc.ID, Seq: c.seq})
+	if dl-now < cfg.BoostMargin/2 {
+		l.boost(now, c, dl) // a request now would very likely be late
 	}
 	l.request(now, best, c, dl)
+}
+
+// boost asks the driver to fetch a chunk over HTTP. The booster is shared
+// by every viewer, so one viewer takes at most its stream's rate from it,
+// and never for a chunk that cannot arrive in time anyway.
+func (l *liveState) boost(now time.Duration, c *liveChunk, dl time.Duration) {
+	s := l.s
+	if !s.desc.Booster || c.boosted || dl-now < 30*time.Millisecond {
+		return
+	}
+	window := time.Second
+	if now-l.boostWindowAt >= window {
+		l.boostWindowAt = now
+		l.boostsInWindow = 0
+	}
+	if l.boostsInWindow >= int(window/l.dur)+1 {
+		return
+	}
+	l.boostsInWindow++
+	c.boosted = true
+	s.e.emit(Event{Kind: EventBoost, Swarm: s.desc.ID, Seq: c.seq})
 }
 
 func (l *liveState) request(now time.Duration, p *peer, c *liveChunk, dl time.Duration) {
@@ -499,6 +522,16 @@ func (l *liveState) request(now time.Duration, p *peer, c *liveChunk, dl time.Du
 		p.reqDeadline = uint32(ms)
 	}
 	p.markDirty(l.s.e)
+}
+
+// sendTime is how long p takes to upload one chunk, from what it told us
+// of its capacity (a stream-rate guess when it said nothing).
+func (l *liveState) sendTime(p *peer) time.Duration {
+	bps := p.uploadHintBps
+	if bps <= 0 {
+		bps = l.s.desc.RateBps
+	}
+	return time.Duration(int64(l.s.desc.ChunkBytes) * 8 * int64(time.Second) / bps)
 }
 
 // requestLimit is how many chunks may be outstanding at p.
@@ -524,7 +557,14 @@ func (l *liveState) peerGone(p *peer) {
 		if c.reqPeer == p {
 			l.release(c)
 		}
-		if c.src == p {
+		if c.src == p && !c.have {
+			// its fragments may be bad: start the chunk over rather than
+			// blame whoever completes it
+			c.got.reset()
+			c.nGot, c.total, c.fromOrig = 0, 0, 0
+			c.data = c.data[:0]
+			c.src, c.mixed = nil, false
+		} else if c.src == p {
 			c.src = nil
 		}
 		if c.metaSrc == p {

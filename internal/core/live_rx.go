@@ -73,7 +73,7 @@ func (l *liveState) onData(now time.Duration, p *peer, d *wire.Data) {
 		// pushed: watch it like a request so a stalled push is repaired
 		p.unrequested += int64(len(d.Payload))
 		c.inflight, c.pushed, c.reqPeer, c.reqAt = true, true, p, now
-	} else if c.reqPeer != p && c.nGot == 1 && l.tree.parent[l.sub(d.Chunk)] == p {
+	} else if c.reqPeer != p && c.nGot == 1 && l.parentOf(d.Chunk) == p {
 		// the push overtook our request: withdraw the request
 		q := c.reqPeer
 		q.cancels.add(d.Chunk)
@@ -111,7 +111,7 @@ func (l *liveState) onSigned(now time.Duration, p *peer, m *wire.Signed) {
 func (l *liveState) verify(now time.Duration, c *liveChunk) {
 	s := l.s
 	m := integrity.ChunkMeta{Seq: c.seq, TimestampUs: c.meta.TimestampUs, Flags: c.meta.Flags, Length: c.meta.Length}
-	err := l.verifier.Verify(m, c.data, c.meta.Signature)
+	err := s.e.cfg.Integrity.VerifyLive(l.verifier, m, c.data, c.meta.Signature)
 	if err != nil {
 		s.stats.ChunksRejected++
 		src := c.src
@@ -148,7 +148,7 @@ func (l *liveState) accept(now time.Duration, c *liveChunk) {
 		c.reqPeer.delivered++
 	}
 	// whoever is still sending it to us can stop
-	if par := l.tree.parent[l.sub(c.seq)]; par != nil && par != c.src && par.state == peerConnected {
+	if par := l.parentOf(c.seq); par != nil && par != c.src && par.state == peerConnected {
 		par.cancels.add(c.seq)
 		par.markDirty(s.e)
 	}
@@ -201,7 +201,7 @@ func (l *liveState) accept(now time.Duration, c *liveChunk) {
 	for _, p := range s.list {
 		if p.state == peerConnected && !l.peerHas(p, c.seq) {
 			p.haves.add(c.seq)
-			p.markDirty(s.e)
+			p.announce(now)
 		}
 	}
 	l.pushToChildren(now, c)
@@ -238,7 +238,7 @@ func (e *Engine) Publish(now time.Duration, id integrity.Hash, seq uint64, meta 
 	for _, p := range s.list {
 		if p.state == peerConnected {
 			p.haves.add(seq)
-			p.markDirty(e)
+			p.announce(now)
 		}
 	}
 	if l.pushToChildren(now, c) == 0 {
@@ -296,7 +296,7 @@ func (e *Engine) HandleBoosted(now time.Duration, id integrity.Hash, seq uint64,
 		return nil
 	}
 	m := integrity.ChunkMeta{Seq: seq, TimestampUs: meta.TimestampUs, Flags: meta.Flags, Length: meta.Length}
-	if err := l.verifier.Verify(m, data, meta.Signature); err != nil {
+	if err := e.cfg.Integrity.VerifyLive(l.verifier, m, data, meta.Signature); err != nil {
 		s.stats.ChunksRejected++
 		e.emit(Event{Kind: EventRejected, Swarm: id, Seq: seq})
 		return fmt.Errorf("%w: boosted chunk %d: %v", ErrBadChunk, seq, err)

@@ -59,6 +59,7 @@ type peer struct {
 	needKeep    bool
 	closeReason int // -1 none
 	haves       rangeList
+	haveAt      time.Duration // when waiting Haves may go on their own
 	rejects     rangeList
 	cancels     rangeList
 	reqs        rangeList
@@ -188,4 +189,17 @@ func (r *rangeList) take(dst []wire.Range, max int) []wire.Range {
 	k := copy(l, l[n:])
 	*r = l[:k]
 	return dst
+}
+
+// haveInterval batches announcements: a datagram per neighbour per chunk
+// would cost more datagrams than the chunks themselves. Haves also ride
+// along with any other frame sent sooner.
+const haveInterval = 150 * time.Millisecond
+
+// announce schedules the waiting Haves for p.
+func (p *peer) announce(now time.Duration) {
+	if now >= p.haveAt {
+		p.haveAt = now + haveInterval
+		p.markDirty(p.s.e)
+	}
 }

@@ -58,6 +58,9 @@ type peerTree struct {
 
 func (l *liveState) initPeerTree(p *peer) {
 	k := l.tree.k
+	if k == 0 {
+		return
+	}
 	p.tree.depth = make([]uint8, k)
 	p.tree.lag = make([]time.Duration, k)
 	p.tree.late = make([]int, k)
@@ -70,10 +73,18 @@ func (l *liveState) initPeerTree(p *peer) {
 
 func (l *liveState) sub(seq uint64) int { return int(seq % uint64(l.tree.k)) }
 
+// parentOf is the parent pushing seq's substream to us, if any.
+func (l *liveState) parentOf(seq uint64) *peer {
+	if l.tree.k == 0 {
+		return nil
+	}
+	return l.tree.parent[l.sub(seq)]
+}
+
 // onTree takes a neighbour's tree state.
 func (l *liveState) onTree(now time.Duration, p *peer, m *wire.Tree) {
 	t := &l.tree
-	if len(m.Depths) != t.k {
+	if t.k == 0 || len(m.Depths) != t.k {
 		return
 	}
 	if p.tree.depth == nil {
@@ -183,7 +194,7 @@ func (l *liveState) updateDepths() {
 
 // onAnnounceLag measures how soon p announces chunks, per substream.
 func (l *liveState) onAnnounceLag(now time.Duration, p *peer, c *liveChunk) {
-	if p.tree.lag == nil || c.heardAt == 0 {
+	if l.tree.k == 0 || p.tree.lag == nil || c.heardAt == 0 {
 		return
 	}
 	j := l.sub(c.seq)
@@ -195,7 +206,7 @@ func (l *liveState) onAnnounceLag(now time.Duration, p *peer, c *liveChunk) {
 func (l *liveState) checkParents(now time.Duration) {
 	t := &l.tree
 	s := l.s
-	if now-t.lastCheck < 500*time.Millisecond {
+	if t.k == 0 || now-t.lastCheck < 500*time.Millisecond {
 		return
 	}
 	t.lastCheck = now
@@ -254,6 +265,9 @@ func (l *liveState) checkParents(now time.Duration) {
 
 // pushToChildren queues a newly held chunk for the children of its substream.
 func (l *liveState) pushToChildren(now time.Duration, c *liveChunk) int {
+	if l.tree.k == 0 {
+		return 0
+	}
 	bit := uint64(1) << l.sub(c.seq)
 	n := 0
 	for _, p := range l.s.list {

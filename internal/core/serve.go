@@ -92,6 +92,14 @@ func (s *swarm) backlogged() bool {
 	for _, p := range s.list {
 		queued += p.queuedBytes
 	}
-	limit := max(256<<10, int(s.uploadRateBps/8))
+	capBps := s.uploadRateBps
+	if a := float64(s.e.cfg.AdvertisedUploadBps); a > 0 {
+		capBps = a
+	}
+	limit := max(32<<10, int(capBps/8*0.3)) // 300 ms of upload
+	if s.desc.Origin && s.e.cfg.MaxUploadBps > 0 {
+		// the origin keeps its queue short: its pushes feed the trees
+		limit = max(32<<10, int(s.e.cfg.MaxUploadBps/8/10))
+	}
 	return queued > limit
 }

@@ -460,7 +460,7 @@ func (s *swarm) tick(now time.Duration) {
 				p.needKeep = true
 				p.markDirty(e)
 			}
-			if p.ackPending > 0 {
+			if p.ackPending > 0 || (len(p.haves) > 0 && now >= p.haveAt) {
 				p.markDirty(e)
 			}
 		}

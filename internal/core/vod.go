@@ -152,8 +152,11 @@ func (v *vodState) peerGone(p *peer) {
 			a.req = nil
 			p.outstanding--
 		}
-		if a.src == p {
-			a.src = nil
+		if a.src == p && a.got != nil {
+			// its fragments may be bad: start over rather than blame the next source
+			a.got.reset()
+			a.nGot, a.fromOrig = 0, 0
+			a.src, a.mixed = nil, false
 		}
 	}
 	if p.state == peerGone {
@@ -460,7 +463,7 @@ func (v *vodState) complete(now time.Duration, i int, a *vodAsm) {
 		a.req = nil
 	}
 	v.dropAssembly(i)
-	if integrity.LeafHash(a.data) != s.desc.Leaves[i] {
+	if s.e.cfg.Integrity.LeafHash(a.data) != s.desc.Leaves[i] {
 		s.stats.ChunksRejected++
 		s.e.emit(Event{Kind: EventRejected, Swarm: s.desc.ID, Seq: uint64(i), Peer: addrOf(a.src)})
 		if a.src != nil && !a.mixed && a.src.state == peerConnected {
@@ -491,7 +494,7 @@ func (v *vodState) store1(now time.Duration, i int, data []byte) {
 	for _, p := range s.list {
 		if p.state == peerConnected && !p.have.has(i) {
 			p.haves.add(uint64(i))
-			p.markDirty(s.e)
+			p.announce(now)
 		}
 	}
 	s.e.emit(Event{Kind: EventChunk, Swarm: s.desc.ID, Seq: uint64(i), Data: data})
@@ -551,7 +554,7 @@ func (e *Engine) HandleFetched(now time.Duration, id integrity.Hash, chunk uint6
 	if v.have.has(i) {
 		return nil
 	}
-	if len(data) != v.chunkLen(i) || integrity.LeafHash(data) != s.desc.Leaves[i] {
+	if len(data) != v.chunkLen(i) || e.cfg.Integrity.LeafHash(data) != s.desc.Leaves[i] {
 		s.stats.ChunksRejected++
 		v.webBad = true
 		e.emit(Event{Kind: EventRejected, Swarm: id, Seq: chunk})

@@ -436,7 +436,7 @@ func (n *Network) send(i int32, to netip.AddrPort, p int32, sizeBytes int) {
 	src := &n.nodes[i]
 	src.stats.DatagramsSent++
 	src.stats.BytesSent += int64(sizeBytes)
-	leave, ok := src.up.admit(n.now, sizeBytes+n.cfg.OverheadBytes, n.cfg.QueueLimit)
+	leave, ok := src.up.admit(n.now, sizeBytes+n.overhead(sizeBytes), n.cfg.QueueLimit)
 	if !ok {
 		src.stats.DropQueue++
 		n.packets.release(p)
@@ -457,7 +457,7 @@ func (n *Network) send(i int32, to netip.AddrPort, p int32, sizeBytes int) {
 		n.packets.release(p)
 		return
 	}
-	if n.lossBelow != 0 && n.pathPCG.Uint64() < n.lossBelow {
+	if n.lossBelow != 0 && n.lost(sizeBytes) {
 		src.stats.DropLoss++
 		n.packets.release(p)
 		return
@@ -477,7 +477,7 @@ func (n *Network) arrive(e event) {
 		n.packets.release(e.ref)
 		return
 	}
-	leave, ok := dst.down.admit(n.now, int(e.aux)+n.cfg.OverheadBytes, n.cfg.QueueLimit)
+	leave, ok := dst.down.admit(n.now, int(e.aux)+n.overhead(int(e.aux)), n.cfg.QueueLimit)
 	if !ok {
 		src.stats.DropQueue++
 		n.packets.release(e.ref)
@@ -553,4 +553,28 @@ func (n *Network) timer(i int32, gen uint32) {
 	nd.lastFire = n.now
 	nd.ep.HandleTimeout(n.now)
 	n.afterCall(i)
+}
+
+// lost draws a datagram's fate: a datagram larger than the path MTU stands
+// for a burst of MTU-sized packets and is lost when any of them is.
+func (n *Network) lost(size int) bool {
+	k := 1
+	if m := n.cfg.MTU; m > 0 && size > m {
+		k = (size + m - 1) / m
+	}
+	for i := 0; i < k; i++ {
+		if n.pathPCG.Uint64() < n.lossBelow {
+			return true
+		}
+	}
+	return false
+}
+
+// overhead is the header bytes a datagram of size bytes costs on a link:
+// one IP and UDP header per MTU-sized packet.
+func (n *Network) overhead(size int) int {
+	if m := n.cfg.MTU; m > 0 && size > m {
+		return n.cfg.OverheadBytes * ((size + m - 1) / m)
+	}
+	return n.cfg.OverheadBytes
 }

@@ -34,6 +34,10 @@ type Config struct {
 	// OverheadBytes is added to every datagram's size when it is
 	// serialised on a link (IP and UDP headers). Range [0, 1000].
 	OverheadBytes int
+	// MTU is the path's packet size for loss: a larger datagram is lost with
+	// the probability that any of its MTU-sized packets is. 0 = whole
+	// datagrams. Range [0, 65535].
+	MTU int
 	// SegmentBytes is the size of the pieces in which a service response
 	// crosses the client's downlink, sharing it with datagrams; smaller is
 	// more faithful and costs more events. Range [256, 1 MiB].
@@ -50,6 +54,7 @@ func DefaultConfig() Config {
 		QueueLimit:    300 * time.Millisecond,
 		OverheadBytes: 28,
 		SegmentBytes:  16 << 10,
+		MTU:           1200,
 	}
 }
 
@@ -70,6 +75,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: Config.QueueLimit %v out of range (0, 60s]: %w", c.QueueLimit, ErrInvalidConfig)
 	case c.OverheadBytes < 0 || c.OverheadBytes > 1000:
 		return fmt.Errorf("sim: Config.OverheadBytes %d out of range [0, 1000]: %w", c.OverheadBytes, ErrInvalidConfig)
+	case c.MTU < 0 || c.MTU > 65535:
+		return fmt.Errorf("sim: Config.MTU %d out of range [0, 65535]: %w", c.MTU, ErrInvalidConfig)
 	case c.SegmentBytes < 256 || c.SegmentBytes > 1<<20:
 		return fmt.Errorf("sim: Config.SegmentBytes %d out of range [256, %d]: %w", c.SegmentBytes, 1<<20, ErrInvalidConfig)
 	}

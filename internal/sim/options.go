@@ -3,6 +3,8 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"github.com/shoalstream/shoal/internal/core"
+	"github.com/shoalstream/shoal/internal/wire"
 	"strings"
 	"time"
 )
@@ -29,6 +31,16 @@ type Options struct {
 	// BoosterFactor is the booster's (or web seed's) capacity as a multiple
 	// of the stream rate.
 	BoosterFactor float64
+	// RealCrypto checks chunks with SHA-256 and Ed25519 as real peers do;
+	// without it a 64-bit hash stands in (same checks, a fraction of the cost).
+	RealCrypto bool
+	// FragmentBytes is the payload of one Data datagram; 0 sends each chunk
+	// whole, as a burst of MTU-sized packets that the network model loses and
+	// charges as such. 1120 is what real peers send, at ~15× the events.
+	FragmentBytes int
+	// Tune, if set, adjusts every viewer engine's configuration (for
+	// experiments with the engine's knobs).
+	Tune func(*core.Config)
 	// Net is the network model.
 	Net Config
 	// Sample is the period of the time series (for plots).
@@ -44,10 +56,11 @@ func DefaultOptions(scenario string) Options {
 		Seed:           1,
 		Duration:       5 * time.Minute,
 		StreamRateBps:  2_000_000,
-		PlayDelay:      2 * time.Second,
+		PlayDelay:      2500 * time.Millisecond,
 		OriginUpFactor: 10,
 		ViewerUpFactor: 1.5,
 		BoosterFactor:  10,
+		FragmentBytes:  wire.FragmentSize,
 		Net:            DefaultConfig(),
 		Sample:         5 * time.Second,
 	}
@@ -80,6 +93,8 @@ func (o *Options) Validate() error {
 		return bad("viewer upload factor %g, want 0..100", o.ViewerUpFactor)
 	case o.BoosterFactor < 0 || o.BoosterFactor > 10_000:
 		return bad("booster factor %g, want 0..10000", o.BoosterFactor)
+	case o.FragmentBytes != 0 && (o.FragmentBytes < 256 || o.FragmentBytes > 60000):
+		return bad("fragment bytes %d, want 0 (whole chunks) or 256..60000", o.FragmentBytes)
 	case o.Sample < time.Second:
 		return bad("sample period %v, want >= 1s", o.Sample)
 	}

@@ -31,6 +31,8 @@ type Run struct {
 	boundBits float64 // ∫ max(r, N(t)·r − Σu(t)) dt: the least the origin must send
 	lastUpAt  time.Duration
 
+	fast fastIntegrity
+
 	live *liveSource
 	file *fileSource
 
@@ -135,6 +137,9 @@ func (n *node) drain(now time.Duration) {
 			return
 		}
 		r.tr.record(now, n.id, uint8(ev.Kind), ev.Seq)
+		if watch != nil {
+			watch(now, n, ev)
+		}
 		switch ev.Kind {
 		case core.EventPlay:
 			r.onPlay(now, n, ev)
@@ -196,6 +201,10 @@ func (r *Run) newEngine(mutate func(*core.Config)) *core.Engine {
 	cfg.Rand = rand.New(rand.NewPCG(r.rng.Uint64(), r.rng.Uint64()))
 	cfg.PlayDelay = r.opt.PlayDelay
 	cfg.UnixEpochUs = 1 // every engine reads the same virtual clock
+	if !r.opt.RealCrypto {
+		cfg.Integrity = r.fast
+	}
+	cfg.MaxDatagramBytes = max(cfg.MaxDatagramBytes, r.desc.FragmentBytes+256)
 	cfg.LiveWindow = max(6*time.Second, 3*r.opt.PlayDelay)
 	if cfg.BoostMargin > cfg.PlayDelay/2 {
 		cfg.BoostMargin = cfg.PlayDelay / 2
@@ -246,6 +255,9 @@ func (r *Run) join(now time.Duration, bad bool) *node {
 	link := r.viewerLink()
 	e := r.newEngine(func(c *core.Config) {
 		c.AdvertisedUploadBps = link.UpBps
+		if r.opt.Tune != nil {
+			r.opt.Tune(c)
+		}
 	})
 	n := &node{r: r, id: r.nextID, e: e, cfg: link, joinAt: now, bad: bad}
 	r.nextID++
@@ -340,6 +352,9 @@ func (b *bitset1) set(i int) {
 func (b bitset1) has(i int) bool {
 	return i>>6 < len(b) && b[i>>6]&(1<<(uint(i)&63)) != 0
 }
+
+// watch lets tests see every engine event.
+var watch func(now time.Duration, n *node, ev core.Event)
 
 // wrap lets tests put a checker between the network and every endpoint.
 var wrap func(Endpoint) Endpoint

@@ -142,6 +142,7 @@ func Simulate(opt Options) (*Result, error) {
 		tr:        newTrace(),
 		badBanned: map[uint32]bool{},
 	}
+	r.fast = fastIntegrity{key: r.rng.Uint64()}
 	switch sc.Kind {
 	case core.Live:
 		r.setupLive()

@@ -140,7 +140,7 @@ func (n *Network) fetchSegment(k int32) {
 		return
 	}
 	seg := n.segmentBytes(f)
-	leave, _ := nd.down.admit(n.now, int(seg)+n.cfg.OverheadBytes, n.cfg.QueueLimit)
+	leave, _ := nd.down.admit(n.now, int(seg)+n.overhead(int(seg)), n.cfg.QueueLimit)
 	f.sentBytes += seg
 	nd.stats.BytesFetched += seg
 	if f.sentBytes < f.sizeBytes {

@@ -36,7 +36,12 @@ func (r *Run) setupFile() {
 	}
 	leaves := make([]integrity.Hash, integrity.NumLeaves(int64(size)))
 	for i := range leaves {
-		leaves[i] = integrity.LeafHash(data[i*integrity.LeafSize : min((i+1)*integrity.LeafSize, size)])
+		block := data[i*integrity.LeafSize : min((i+1)*integrity.LeafSize, size)]
+		if r.opt.RealCrypto {
+			leaves[i] = integrity.LeafHash(block)
+		} else {
+			leaves[i] = r.fast.LeafHash(block)
+		}
 	}
 	tree, err := integrity.NewTree(leaves, int64(size))
 	if err != nil {
@@ -45,7 +50,7 @@ func (r *Run) setupFile() {
 	f := &fileSource{r: r, data: data, n: len(leaves), seekGap: 30 * time.Second,
 		dur: time.Duration(int64(integrity.LeafSize) * 8 * int64(time.Second) / r.opt.StreamRateBps)}
 	r.file = f
-	r.desc = core.SwarmDescriptor{Kind: core.OnDemand, ID: tree.Root(), Size: int64(size), Leaves: leaves, RateBps: r.opt.StreamRateBps}
+	r.desc = core.SwarmDescriptor{Kind: core.OnDemand, ID: tree.Root(), Size: int64(size), Leaves: leaves, RateBps: r.opt.StreamRateBps, FragmentBytes: r.fragmentBytes(integrity.LeafSize)}
 
 	up := int64(r.opt.OriginUpFactor * float64(r.opt.StreamRateBps))
 	e := r.newEngine(func(c *core.Config) {
