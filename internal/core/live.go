@@ -351,7 +351,9 @@ func (l *liveState) schedule(now time.Duration) {
 		dl := l.deadline(now, v)
 		if c.inflight {
 			l.checkStall(now, c, dl)
-			if dl-now < cfg.BoostMargin {
+			// boost a transfer that went quiet, not one still arriving:
+			// a chunk that lands anyway makes the booster's bytes waste
+			if p := c.reqPeer; dl-now < cfg.BoostMargin && (p == nil || now-max(c.reqAt, c.lastAt) > p.rtt()) {
 				l.boost(now, c, dl)
 			}
 		}

@@ -266,8 +266,10 @@ func (l *liveState) push(now time.Duration, c *liveChunk) {
 			cands[j], cands[j-1] = cands[j-1], cands[j]
 		}
 	}
-	pool := min(len(cands), 3*s.e.cfg.OriginFanout)
-	k := min(s.e.cfg.OriginFanout, pool)
+	// a few copies seed a small swarm; more only as it grows
+	fanout := max(1, min(s.e.cfg.OriginFanout, len(cands)/8+1))
+	pool := min(len(cands), 3*fanout)
+	k := min(fanout, pool)
 	for i := 0; i < k; i++ {
 		p := cands[(l.pushRR+i)%pool]
 		p.serveQ = append(p.serveQ, serveItem{seq: c.seq, deadline: now, push: true, nfrags: (c.total + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes})

@@ -13,6 +13,7 @@ type Timeline struct {
 	OriginBps  []float64 // origin egress rate (UDP and booster)
 	BoundBps   []float64 // least origin rate for the viewers present
 	Viewers    []float64
+	Continuity []float64 // chunks played on time ÷ chunks due, in the period
 }
 
 type seriesRec struct {
@@ -23,6 +24,8 @@ type seriesRec struct {
 	lastOrigin int64
 	delaySum   time.Duration
 	delayN     int64
+	lastPlayed int64
+	lastMissed int64
 }
 
 func (s *seriesRec) init(r *Run) {
@@ -69,6 +72,13 @@ func (s *seriesRec) sample(now time.Duration) {
 	rate := float64(r.opt.StreamRateBps)
 	o.BoundBps = append(o.BoundBps, max(rate, float64(len(r.alive))*rate-r.sumUpBps))
 	o.Viewers = append(o.Viewers, float64(len(r.alive)))
+	dp, dm := r.played-s.lastPlayed, r.missed-s.lastMissed
+	s.lastPlayed, s.lastMissed = r.played, r.missed
+	cont := 1.0
+	if dp+dm > 0 {
+		cont = float64(dp) / float64(dp+dm)
+	}
+	o.Continuity = append(o.Continuity, cont)
 }
 
 // Plot draws the run over time: P2P share, delay, origin egress vs bound.
@@ -86,7 +96,7 @@ func (res *Result) Plot(path string) error {
 	}
 	title := fmt.Sprintf("shoal sim %s: %d peers, seed %d", res.Scenario, res.Peers, res.Seed)
 	return WritePlot(path, title, "virtual time (s)", []Panel{
-		{Title: "P2P share of bytes received", YLabel: "share", Series: []Series{{Name: "p2p share", X: s.T, Y: s.P2PShare}}},
+		{Title: "P2P share of bytes received, and continuity", YLabel: "fraction", Series: []Series{{Name: "p2p share", X: s.T, Y: s.P2PShare}, {Name: "continuity", X: s.T, Y: s.Continuity}}},
 		{Title: "delay behind live", YLabel: "seconds", Series: []Series{{Name: "mean delay", X: s.T, Y: s.DelayMeanS}}},
 		{Title: "origin egress", YLabel: "Mb/s", Series: []Series{{Name: "origin (udp + booster)", X: s.T, Y: mbps(s.OriginBps)}, {Name: "bound max(r, N·r − Σu)", X: s.T, Y: mbps(s.BoundBps)}}},
 	})
