@@ -84,7 +84,7 @@ func DefaultConfig() Config {
 		PlayDelay:        2500 * time.Millisecond,
 		LiveWindow:       30 * time.Second,
 		BoostMargin:      400 * time.Millisecond,
-		OriginFanout:     6,
+		OriginFanout:     8,
 		UrgentWindow:     900 * time.Millisecond,
 		TickInterval:     20 * time.Millisecond,
 		LEDBATTarget:     40 * time.Millisecond,

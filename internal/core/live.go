@@ -537,10 +537,15 @@ func (l *liveState) sendTime(p *peer) time.Duration {
 }
 
 // requestLimit is how many chunks may be outstanding at p.
+// A share of the capacity p announced, over a round trip and a bit: enough
+// to keep a strong peer busy, without queueing much at a weak one.
 func (l *liveState) requestLimit(p *peer) int {
-	r := p.cc.rateBps()
-	n := int(r * (p.rtt() + 200*time.Millisecond).Seconds() / float64(8*l.s.desc.ChunkBytes))
-	return max(2, min(n, 12))
+	bps := float64(p.uploadHintBps)
+	if bps <= 0 {
+		bps = float64(l.s.desc.RateBps)
+	}
+	n := int(bps / 4 * (p.rtt() + 300*time.Millisecond).Seconds() / float64(8*l.s.desc.ChunkBytes))
+	return max(2, min(n, 16))
 }
 
 func (l *liveState) requestFailed(now time.Duration, p *peer, seq uint64, gone bool) {

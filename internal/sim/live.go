@@ -54,7 +54,7 @@ func (r *Run) setupLive() {
 	e := r.newEngine(func(c *core.Config) {
 		c.MaxUploadBps = up
 		c.AdvertisedUploadBps = up
-		c.MaxPeers = 64
+		c.MaxPeers = 128
 		c.MinPeers = 1
 	})
 	o := &node{r: r, id: 1 << 31, e: e, origin: true}
