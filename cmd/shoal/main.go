@@ -28,6 +28,8 @@ var commands []command
 
 func init() {
 	commands = []command{
+		{"serve", "run an origin: ingest live streams and seed their swarms", runServe},
+		{"play", "join a live stream and serve it to local players", runPlay},
 		{"sim", "simulate a swarm of real engines in virtual time", runSim},
 		{"version", "print the version", runVersion},
 	}

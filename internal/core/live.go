@@ -256,10 +256,9 @@ func (l *liveState) play(now time.Duration) {
 	}
 	if !l.joined {
 		// start where a chunk fetched now arrives before its deadline
-		lead := s.e.cfg.PlayDelay / 2
-		if lead > 600*time.Millisecond {
-			lead = 600 * time.Millisecond
-		}
+		// a chunk fetched now should arrive before its deadline; if it does
+		// not, playback starts at the next keyframe instead
+		lead := min(s.e.cfg.PlayDelay/4, 300*time.Millisecond)
 		back := uint64((s.e.cfg.PlayDelay - lead) / l.dur)
 		l.joinSeq = 0
 		if l.edge > back {

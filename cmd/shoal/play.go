@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/shoalstream/shoal/internal/node"
+)
+
+// lieFlag is a hidden flag: the viewer corrupts every chunk it relays, for
+// tests that check liars get banned.
+const lieFlag = "test-lie"
+
+func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	lie := false
+	kept := args[:0:0]
+	for _, a := range args {
+		if a == "-"+lieFlag || a == "--"+lieFlag {
+			lie = true
+			continue
+		}
+		kept = append(kept, a)
+	}
+	args = kept
+	fs := flag.NewFlagSet("shoal play", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	gw := fs.String("gateway", "127.0.0.1:0", "local HTTP address players connect to")
+	udpAddr := fs.String("udp", ":0", "UDP address for the swarm")
+	dataDir := fs.String("data", "shoal-viewer", "directory for the viewer's key")
+	maxUpload := fs.String("max-upload", "0", "cap on what this viewer relays, e.g. 2mbit (0 = congestion control only)")
+	delay := fs.Duration("delay", 0, "how far behind live to play (default 2.5s)")
+	player := fs.String("player", "", "start a player on the stream: mpv, vlc or ffplay")
+	verbose := fs.Bool("v", false, "log debug details")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: shoal play URL [flags]\n\nJoins the live stream at URL (http://ORIGIN/live/NAME) and serves it to local\nplayers as progressive MPEG-TS and HLS.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var url string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		url, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return errUsage
+	}
+	if url == "" && fs.NArg() > 0 {
+		url = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return errUsage
+		}
+	}
+	if url == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	upBps, err := parseRate(*maxUpload)
+	if err != nil {
+		return fmt.Errorf("--max-upload: %w", err)
+	}
+	switch *player {
+	case "", "mpv", "vlc", "ffplay":
+	default:
+		return fmt.Errorf("--player %q: want mpv, vlc or ffplay", *player)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	v, err := node.StartViewer(ctx, node.ViewerConfig{URL: url, GatewayAddr: *gw, UDPAddr: *udpAddr, DataDir: *dataDir,
+		MaxUploadBps: upBps, PlayDelay: *delay, Lie: lie, Logger: newLogger(stderr, *verbose, slog.LevelWarn)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "playing %s\n  %s\n  %s\n  stats: %s/stats\n", url, v.TSURL(), v.PlaylistURL(), v.GatewayURL())
+	if *player != "" {
+		cmd := exec.CommandContext(ctx, *player, v.TSURL())
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintf(stderr, "shoal play: start %s: %v\n", *player, err)
+		} else {
+			go func() { _ = cmd.Wait(); cancel() }() // closing the player ends play
+		}
+	}
+	statusLoop(ctx, v, stderr)
+	v.Wait()
+	fmt.Fprintf(stderr, "shoal play: left the swarm\n")
+	return nil
+}
+
+// statusLoop prints one status line a second until ctx ends.
+func statusLoop(ctx context.Context, v *node.Viewer, w io.Writer) {
+	tty := isTerminal(w)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var prev node.ViewerStats
+	for {
+		select {
+		case <-ctx.Done():
+			if tty {
+				fmt.Fprintln(w)
+			}
+			return
+		case <-t.C:
+		}
+		s := v.Stats(ctx)
+		down := s.BytesFromPeers + s.BytesFromOrigin + s.BytesFromHTTP - prev.BytesFromPeers - prev.BytesFromOrigin - prev.BytesFromHTTP
+		up := s.BytesUploaded - prev.BytesUploaded
+		prev = s
+		line := fmt.Sprintf("peers %d · delay %.1fs · p2p %.0f%% · down %s · up %s · stalls %d",
+			s.Peers, s.DelayS, 100*s.P2PShare(), fmtRate(down*8), fmtRate(up*8), s.Stalls)
+		if tty {
+			fmt.Fprintf(w, "\r\033[K%s", line)
+		} else {
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+func fmtRate(bps int64) string {
+	switch {
+	case bps >= 1e6:
+		return fmt.Sprintf("%.1f Mbit/s", float64(bps)/1e6)
+	case bps >= 1e3:
+		return fmt.Sprintf("%.0f kbit/s", float64(bps)/1e3)
+	}
+	return fmt.Sprintf("%d bit/s", bps)
+}
