@@ -64,6 +64,9 @@ type liveState struct {
 
 	pushRR int
 
+	free    [][]byte // chunk buffers of chunks that left the window
+	freedTo uint64   // chunks below this have given their buffers back
+
 	boostWindowAt  time.Duration
 	boostsInWindow int
 	tree           treeState
@@ -131,6 +134,42 @@ func (l *liveState) release(c *liveChunk) {
 	c.inflight = false
 	c.pushed = false
 	c.reqPeer = nil
+}
+
+// buffer returns a chunk buffer of n bytes, reusing one given back.
+func (l *liveState) buffer(n int) []byte {
+	for len(l.free) > 0 {
+		b := l.free[len(l.free)-1]
+		l.free = l.free[:len(l.free)-1]
+		if cap(b) >= n {
+			return b[:n]
+		}
+	}
+	return make([]byte, n, max(n, l.s.desc.ChunkBytes))
+}
+
+// recycle gives back the buffers of chunks that fell out of the window, so
+// a viewer holds about a window of chunks, not a ring's worth.
+func (l *liveState) recycle() {
+	if !l.edgeKnown || l.s.desc.Origin || l.edge < l.windowN {
+		return
+	}
+	lo := l.edge - l.windowN
+	if l.freedTo+uint64(l.ring) < lo {
+		l.freedTo = lo - uint64(l.ring)
+	}
+	for ; l.freedTo < lo; l.freedTo++ {
+		c := &l.slots[l.freedTo&l.mask]
+		if !c.valid || c.seq != l.freedTo || cap(c.data) == 0 {
+			continue
+		}
+		if l.started && c.seq >= l.playhead {
+			break // never take back what is still to be played
+		}
+		l.release(c)
+		l.free = append(l.free, c.data[:0])
+		*c = liveChunk{got: c.got}
+	}
 }
 
 // inWindow says whether seq is worth holding now.
@@ -224,6 +263,7 @@ func (l *liveState) onAnnounce(now time.Duration, p *peer, v uint64) {
 // tick plays what is due, retries what stalled, and requests what is missing.
 func (l *liveState) tick(now time.Duration) {
 	l.shedChildren(now)
+	l.recycle()
 	if l.s.desc.Origin {
 		return
 	}

@@ -38,7 +38,7 @@ func (l *liveState) onData(now time.Duration, p *peer, d *wire.Data) {
 	if c.total == 0 || len(c.data) == 0 {
 		c.total = int(d.Total)
 		if cap(c.data) < c.total {
-			c.data = make([]byte, c.total)
+			c.data = l.buffer(c.total)
 		}
 		c.data = c.data[:c.total]
 	} else if c.total != int(d.Total) {
@@ -48,7 +48,7 @@ func (l *liveState) onData(now time.Duration, p *peer, d *wire.Data) {
 		c.fromOrig = 0
 		c.total = int(d.Total)
 		if cap(c.data) < c.total {
-			c.data = make([]byte, c.total)
+			c.data = l.buffer(c.total)
 		}
 		c.data = c.data[:c.total]
 		c.mixed = true
@@ -305,7 +305,7 @@ func (e *Engine) HandleBoosted(now time.Duration, id integrity.Hash, seq uint64,
 	}
 	l.release(c)
 	if cap(c.data) < len(data) {
-		c.data = make([]byte, len(data))
+		c.data = l.buffer(len(data))
 	}
 	c.data = c.data[:len(data)]
 	copy(c.data, data)
