@@ -254,9 +254,14 @@ func (v *vodState) schedule(now time.Duration) {
 		if v.have.has(i) || v.busy(i) {
 			continue
 		}
-		urgent := i < nowBand || v.deadline(i)-now < time.Second
-		if !v.fetchFromPeer(now, i, i < nextBand) && (urgent || (i < nextBand && v.avail[i] == 0)) {
-			v.fetchFromWeb(now, i, i < nowBand)
+		// the web seed is shared by every viewer: it gets the bytes the
+		// player is blocked on, and what no neighbour has and is due soon
+		blocked := i < nowBand
+		if !v.fetchFromPeer(now, i, i < nextBand) && v.avail[i] == 0 && v.deadline(i)-now < time.Second {
+			v.fetchFromWeb(now, i, false)
+		}
+		if blocked && !v.have.has(i) && !v.webReq.has(i) {
+			v.fetchFromWeb(now, i, true)
 		}
 	}
 	// the rest, rarest first, from peers only
@@ -359,15 +364,17 @@ func (v *vodState) requestLimit(p *peer) int {
 // fetchFromWeb asks the driver for a run of missing chunks from i.
 func (v *vodState) fetchFromWeb(now time.Duration, i int, first bool) {
 	s := v.s
-	if !s.desc.WebSeed || v.webBad || v.webInflight >= 2 {
+	if !s.desc.WebSeed || v.webBad || v.webInflight >= 1 {
 		return
 	}
-	n := 16
+	n := 4
 	if first {
 		n = 2 // the first bytes come back fastest in a short range
 	}
 	j := i
-	for j < v.n && j-i < n && !v.have.has(j) && !v.busy(j) {
+	// the bytes the player is blocked on go to both the best peer and the
+	// web seed: whichever answers first wins (a seek's first bytes)
+	for j < v.n && j-i < n && !v.have.has(j) && !v.webReq.has(j) && (first || !v.busy(j)) {
 		v.webReq.set(j)
 		j++
 	}
