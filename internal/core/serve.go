@@ -49,6 +49,14 @@ func (s *swarm) onRequestFragments(now time.Duration, p *peer, r *wire.RequestFr
 		p.markDirty(s.e)
 		return
 	}
+	for i := range p.serveQ {
+		if it := &p.serveQ[i]; it.seq == r.Chunk {
+			// still being served: fold the request into it rather than
+			// queue fragments that are on their way anyway a second time
+			it.mergeFragments(r.Fragments, r.Flags&wire.FlagWantIntegrity != 0)
+			return
+		}
+	}
 	n := s.chunkLen(r.Chunk)
 	nf := (n + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes
 	it := serveItem{seq: r.Chunk, deadline: now + time.Second, frags: newBitset(nf), nfrags: nf, wantMeta: r.Flags&wire.FlagWantIntegrity != 0}
@@ -102,4 +110,23 @@ func (s *swarm) backlogged() bool {
 		limit = max(32<<10, int(s.e.cfg.MaxUploadBps/8/10))
 	}
 	return queued > limit
+}
+
+// mergeFragments adds requested fragments to an item being served.
+func (it *serveItem) mergeFragments(frs []wire.Range, wantMeta bool) {
+	if it.frags == nil {
+		it.frags = newBitset(it.nfrags)
+		for f := it.next; f < it.nfrags; f++ {
+			it.frags.set(f)
+		}
+		it.next = 0
+	}
+	for _, rg := range frs {
+		for f := rg.Start; f < rg.End && f < uint64(it.nfrags); f++ {
+			it.frags.set(int(f))
+		}
+	}
+	if wantMeta {
+		it.metaSent = false
+	}
 }
