@@ -3,8 +3,8 @@
 // the Ed25519 signatures the origin puts on every live chunk.
 //
 // It knows nothing of peers, datagrams or storage. Apart from BuildTree, which
-// reads the stream it is given and hashes on goroutines it waits for, and
-// LoadOrCreateKey, which reads or writes one key file, it does no I/O, keeps
+// reads the stream it is given and hashes on goroutines it waits for, it does
+// no I/O (the origin's key file lives in internal/keyfile), keeps
 // no global state and reads no clock. It imports only the standard library
 // and builds for js/wasm.
 //

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoalstream/shoal/internal/core"
 	"github.com/shoalstream/shoal/internal/integrity"
+	"github.com/shoalstream/shoal/internal/keyfile"
 	"github.com/shoalstream/shoal/internal/origin"
 	"github.com/shoalstream/shoal/internal/tracker"
 	"github.com/shoalstream/shoal/internal/transport/udp"
@@ -130,7 +131,7 @@ func StartOrigin(ctx context.Context, cfg OriginConfig) (*Origin, error) {
 	if cfg.Window == 0 {
 		cfg.Window = origin.DefaultWindow
 	}
-	priv, err := integrity.LoadOrCreateKey(filepath.Join(cfg.DataDir, "origin.key"))
+	priv, err := keyfile.LoadOrCreate(filepath.Join(cfg.DataDir, "origin.key"))
 	if err != nil {
 		return nil, fmt.Errorf("node: origin key: %w", err)
 	}

@@ -1,6 +1,4 @@
-//go:build !js
-
-package integrity
+package keyfile
 
 import (
 	"bytes"
@@ -19,13 +17,13 @@ import (
 // `openssl genpkey -algorithm ed25519`.
 const pemType = "PRIVATE KEY"
 
-// LoadOrCreateKey returns the origin's Ed25519 private key kept at path. If
+// LoadOrCreate returns the origin's Ed25519 private key kept at path. If
 // no file is there it creates one, readable by its owner only (0600), with a
 // new key in PKCS #8 PEM, and creates missing parent directories (0700). An
 // existing file may hold PKCS #8 PEM, a raw 32-byte seed, or the seed as 64
 // hex digits. It returns the read error, wrapped, when the file cannot be
 // read, and ErrKey when it holds no Ed25519 key.
-func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
+func LoadOrCreate(path string) (ed25519.PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:

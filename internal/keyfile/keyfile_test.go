@@ -1,6 +1,4 @@
-//go:build !js
-
-package integrity
+package keyfile
 
 import (
 	"bytes"
@@ -20,9 +18,9 @@ import (
 	"testing"
 )
 
-func TestLoadOrCreateKeyCreatesOnce(t *testing.T) {
+func TestLoadOrCreateCreatesOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "etc", "shoal", "origin.key")
-	first, err := LoadOrCreateKey(path)
+	first, err := LoadOrCreate(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,14 +38,14 @@ func TestLoadOrCreateKeyCreatesOnce(t *testing.T) {
 	if block, _ := pem.Decode(b); block == nil || block.Type != "PRIVATE KEY" {
 		t.Errorf("key file is not PKCS #8 PEM:\n%s", b)
 	}
-	again, err := LoadOrCreateKey(path)
+	again, err := LoadOrCreate(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(first, again) {
 		t.Error("second call returned another key")
 	}
-	other, err := LoadOrCreateKey(filepath.Join(t.TempDir(), "origin.key"))
+	other, err := LoadOrCreate(filepath.Join(t.TempDir(), "origin.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +54,7 @@ func TestLoadOrCreateKeyCreatesOnce(t *testing.T) {
 	}
 }
 
-func TestLoadOrCreateKeyFormats(t *testing.T) {
+func TestLoadOrCreateFormats(t *testing.T) {
 	want := testKey(10)
 	der, err := x509.MarshalPKCS8PrivateKey(want)
 	if err != nil {
@@ -87,7 +85,7 @@ func TestLoadOrCreateKeyFormats(t *testing.T) {
 			if err := os.WriteFile(path, tt.content, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := LoadOrCreateKey(path)
+			got, err := LoadOrCreate(path)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -107,9 +105,9 @@ func TestLoadOrCreateKeyFormats(t *testing.T) {
 	}
 }
 
-func TestLoadOrCreateKeyUnreadable(t *testing.T) {
+func TestLoadOrCreateUnreadable(t *testing.T) {
 	dir := t.TempDir()
-	_, err := LoadOrCreateKey(dir)
+	_, err := LoadOrCreate(dir)
 	if err == nil || errors.Is(err, ErrKey) || !strings.Contains(err.Error(), dir) {
 		t.Errorf("directory as key file: err = %v, want a read error naming it", err)
 	}
@@ -117,14 +115,14 @@ func TestLoadOrCreateKeyUnreadable(t *testing.T) {
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateKey(filepath.Join(blocker, "origin.key")); err == nil {
+	if _, err := LoadOrCreate(filepath.Join(blocker, "origin.key")); err == nil {
 		t.Error("key under a regular file: no error")
 	}
 }
 
-// TestLoadOrCreateKeyOpenSSL checks that a key made by openssl loads and
+// TestLoadOrCreateOpenSSL checks that a key made by openssl loads and
 // that ours reads back in openssl with the same public key.
-func TestLoadOrCreateKeyOpenSSL(t *testing.T) {
+func TestLoadOrCreateOpenSSL(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
 		t.Skip("openssl is not installed; the PEM interop check needs it")
@@ -134,11 +132,11 @@ func TestLoadOrCreateKeyOpenSSL(t *testing.T) {
 	if out, err := exec.Command(openssl, "genpkey", "-algorithm", "ed25519", "-out", theirs).CombinedOutput(); err != nil {
 		t.Fatalf("openssl genpkey: %v\n%s", err, out)
 	}
-	if _, err := LoadOrCreateKey(theirs); err != nil {
+	if _, err := LoadOrCreate(theirs); err != nil {
 		t.Errorf("openssl key: %v", err)
 	}
 	ours := filepath.Join(dir, "ours.pem")
-	priv, err := LoadOrCreateKey(ours)
+	priv, err := LoadOrCreate(ours)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,4 +151,9 @@ func TestLoadOrCreateKeyOpenSSL(t *testing.T) {
 	if !bytes.Equal(pub.(ed25519.PublicKey), priv.Public().(ed25519.PublicKey)) {
 		t.Error("openssl derives another public key from our key file")
 	}
+}
+
+func testKey(b byte) ed25519.PrivateKey {
+	seed := bytes.Repeat([]byte{b}, ed25519.SeedSize)
+	return ed25519.NewKeyFromSeed(seed)
 }
