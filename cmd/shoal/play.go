@@ -34,7 +34,7 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	udpAddr := fs.String("udp", ":0", "UDP address for the swarm")
 	dataDir := fs.String("data", "shoal-viewer", "directory for the viewer's key")
 	maxUpload := fs.String("max-upload", "0", "cap on what this viewer relays, e.g. 2mbit (0 = congestion control only)")
-	delay := fs.Duration("delay", 0, "how far behind live to play (default 2.5s)")
+	delay := fs.Duration("delay", 0, "how far behind live to play (default 2.9s)")
 	player := fs.String("player", "", "start a player on the stream: mpv, vlc or ffplay")
 	verbose := fs.Bool("v", false, "log debug details")
 	fs.Usage = func() {

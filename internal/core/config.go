@@ -81,7 +81,7 @@ func DefaultConfig() Config {
 		MaxDatagramBytes: wire.MaxDatagramSize - 40,
 		MinPeers:         16,
 		MaxPeers:         40,
-		PlayDelay:        2500 * time.Millisecond,
+		PlayDelay:        2900 * time.Millisecond,
 		LiveWindow:       30 * time.Second,
 		BoostMargin:      400 * time.Millisecond,
 		OriginFanout:     8,

@@ -56,7 +56,7 @@ func DefaultOptions(scenario string) Options {
 		Seed:           1,
 		Duration:       5 * time.Minute,
 		StreamRateBps:  2_000_000,
-		PlayDelay:      2500 * time.Millisecond,
+		PlayDelay:      2900 * time.Millisecond,
 		OriginUpFactor: 10,
 		ViewerUpFactor: 1.5,
 		BoosterFactor:  10,
