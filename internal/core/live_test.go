@@ -33,8 +33,9 @@ func TestLiveViewersPlayVerifiedChunks(t *testing.T) {
 		if missed > 0 {
 			t.Errorf("viewer %d missed %d chunks", i, missed)
 		}
-		if st.DelayUs > 2_500_000 || st.DelayUs < 1_500_000 {
-			t.Errorf("viewer %d delay %dµs, want about the 2s play delay", i, st.DelayUs)
+		want := core.DefaultConfig().PlayDelay.Microseconds()
+		if st.DelayUs > want+100_000 || st.DelayUs < want-100_000 {
+			t.Errorf("viewer %d delay %dµs, want about the %dµs play delay", i, st.DelayUs, want)
 		}
 	}
 	ost, _ := f.origin.e.SwarmStats(f.desc.ID)
