@@ -186,9 +186,6 @@ func (s *swarm) dropPeer(now time.Duration, p *peer) {
 	} else {
 		s.vod.peerGone(p)
 	}
-	for _, it := range p.serveQ {
-		_ = it
-	}
 	p.serveQ = nil
 	if wasUp {
 		s.e.emit(Event{Kind: EventPeerDown, Swarm: s.desc.ID, Peer: p.addr})
@@ -376,7 +373,7 @@ func (s *swarm) onCancel(p *peer, c *wire.Cancel) {
 		if !inRanges(c.Ranges, it.seq) {
 			q = append(q, it)
 		} else {
-			p.queuedBytes -= s.itemBytes(it)
+			p.queuedBytes -= s.desc.ChunkBytes
 		}
 	}
 	p.serveQ = q
@@ -594,8 +591,4 @@ func (s *swarm) chokeRound(now time.Duration) {
 			p.markDirty(s.e)
 		}
 	}
-}
-
-func (s *swarm) itemBytes(it serveItem) int {
-	return s.desc.ChunkBytes
 }

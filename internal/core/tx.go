@@ -184,7 +184,6 @@ func (e *Engine) appendRanges(b []byte, l *rangeList, t wire.Type, deadlineMs ui
 	if n <= 0 {
 		return b, true
 	}
-	var rs []wire.Range
 	switch t {
 	case wire.TypeHave:
 		e.fHave.Ranges = l.take(e.fHave.Ranges[:0], n)
@@ -200,7 +199,6 @@ func (e *Engine) appendRanges(b []byte, l *rangeList, t wire.Type, deadlineMs ui
 		e.fRequest.Ranges = l.take(e.fRequest.Ranges[:0], n)
 		b = e.fRequest.Append(b)
 	}
-	_ = rs
 	return b, more || len(*l) > 0
 }
 

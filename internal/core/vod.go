@@ -596,9 +596,6 @@ func (e *Engine) HandleFetchDone(now time.Duration, id integrity.Hash, start, en
 	for i := start; i < end && i < uint64(v.n); i++ {
 		v.webReq.clear(int(i))
 	}
-	if failed {
-		v.webBad = v.webBad || false
-	}
 }
 
 // HaveChunk says whether the engine holds verified chunk i of a swarm.
