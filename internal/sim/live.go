@@ -50,27 +50,8 @@ func (r *Run) setupLive() {
 		keep: uint64(30*time.Second/dur) + 1, rng: rand.New(rand.NewPCG(r.rng.Uint64(), 7))}
 	r.live = src
 
-	up := int64(r.opt.OriginUpFactor * float64(r.opt.StreamRateBps))
-	e := r.newEngine(func(c *core.Config) {
-		c.MaxUploadBps = up
-		c.AdvertisedUploadBps = up
-		c.MaxPeers = 128
-		c.MinPeers = 1
-	})
-	o := &node{r: r, id: 1 << 31, e: e, origin: true}
-	o.cfg = NodeConfig{UpBps: up + up/10, DownBps: 1_000_000_000, NAT: NATOpen}
-	o.addr = r.net.AddNode(o.cfg, wrapEP(o))
-	r.origin = o
-	od := r.desc
-	od.Origin = true
-	r.call(o, func() {
-		if err := e.AddSwarm(0, od); err != nil {
-			panic(err)
-		}
-	})
-	if r.opt.BoosterFactor > 0 {
-		r.booster = r.net.NewService("booster", int64(r.opt.BoosterFactor*float64(r.opt.StreamRateBps)), 20*time.Millisecond)
-	}
+	r.addOrigin(128, nil)
+	r.booster = r.newHTTPService("booster")
 	r.net.At(0, src.produce)
 }
 

@@ -365,3 +365,39 @@ func wrapEP(e Endpoint) Endpoint {
 	}
 	return e
 }
+
+// addOrigin adds the origin: an engine that seeds the run's swarm (on demand
+// from the store that store makes, when it is given) with the run's upload.
+func (r *Run) addOrigin(maxPeers int, store func(*node) core.Store) {
+	up := int64(r.opt.OriginUpFactor * float64(r.opt.StreamRateBps))
+	e := r.newEngine(func(c *core.Config) {
+		c.MaxUploadBps = up
+		c.AdvertisedUploadBps = up
+		c.MaxPeers = maxPeers
+		c.MinPeers = 1
+	})
+	o := &node{r: r, id: 1 << 31, e: e, origin: true}
+	o.cfg = NodeConfig{UpBps: up + up/10, DownBps: 1_000_000_000, NAT: NATOpen}
+	o.addr = r.net.AddNode(o.cfg, wrapEP(o))
+	r.origin = o
+	od := r.desc
+	od.Origin = true
+	if store != nil {
+		od.Seed = true
+		od.Store = store(o)
+	}
+	r.call(o, func() {
+		if err := e.AddSwarm(0, od); err != nil {
+			panic(err)
+		}
+	})
+}
+
+// newHTTPService is the origin's HTTP side (booster or web seed), or nil
+// when the run has none.
+func (r *Run) newHTTPService(name string) *Service {
+	if r.opt.BoosterFactor <= 0 {
+		return nil
+	}
+	return r.net.NewService(name, int64(r.opt.BoosterFactor*float64(r.opt.StreamRateBps)), 20*time.Millisecond)
+}

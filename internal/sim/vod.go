@@ -52,29 +52,8 @@ func (r *Run) setupFile() {
 	r.file = f
 	r.desc = core.SwarmDescriptor{Kind: core.OnDemand, ID: tree.Root(), Size: int64(size), Leaves: leaves, RateBps: r.opt.StreamRateBps, FragmentBytes: r.fragmentBytes(integrity.LeafSize)}
 
-	up := int64(r.opt.OriginUpFactor * float64(r.opt.StreamRateBps))
-	e := r.newEngine(func(c *core.Config) {
-		c.MaxUploadBps = up
-		c.AdvertisedUploadBps = up
-		c.MaxPeers = 64
-		c.MinPeers = 1
-	})
-	o := &node{r: r, id: 1 << 31, e: e, origin: true}
-	o.cfg = NodeConfig{UpBps: up + up/10, DownBps: 1_000_000_000, NAT: NATOpen}
-	o.addr = r.net.AddNode(o.cfg, o)
-	r.origin = o
-	od := r.desc
-	od.Seed = true
-	od.Origin = true
-	od.Store = &fileStore{f: f, node: o}
-	r.call(o, func() {
-		if err := e.AddSwarm(0, od); err != nil {
-			panic(err)
-		}
-	})
-	if r.opt.BoosterFactor > 0 {
-		f.web = r.net.NewService("web seed", int64(r.opt.BoosterFactor*float64(r.opt.StreamRateBps)), 20*time.Millisecond)
-	}
+	r.addOrigin(64, func(o *node) core.Store { return &fileStore{f: f, node: o} })
+	f.web = r.newHTTPService("web seed")
 }
 
 func (f *fileSource) chunk(i int) []byte {
