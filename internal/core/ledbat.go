@@ -12,6 +12,7 @@ import (
 type ledbat struct {
 	target time.Duration
 	mss    float64
+	burst  float64 // the window never shrinks below this for want of use
 
 	cwnd      float64 // bytes
 	inflight  int     // bytes
@@ -52,8 +53,10 @@ const (
 	maxCwndBytes = 4 << 20
 )
 
-func newLEDBAT(target time.Duration, mss int) ledbat {
-	l := ledbat{target: target, mss: float64(mss), cwnd: initCwndMSS * float64(mss), slowStart: true}
+// newLEDBAT starts a window for datagrams of mss bytes that sends bursts of
+// burst bytes (a chunk or two) whole, however idle the flow was before.
+func newLEDBAT(target time.Duration, mss, burst int) ledbat {
+	l := ledbat{target: target, mss: float64(mss), burst: float64(burst), cwnd: initCwndMSS * float64(mss), slowStart: true}
 	for i := range l.baseMins {
 		l.baseMins[i] = 1 << 62
 	}
@@ -210,8 +213,11 @@ func (l *ledbat) grow(acked int) {
 		gain = max(1, float64(l.srtt)/float64(25*time.Millisecond))
 	}
 	l.cwnd += gain * offTarget * float64(acked) * l.mss / l.cwnd
-	// Never grow far beyond what is actually in flight (RFC 6817 2.4.1).
-	if limit := float64(l.inflight) + 4*l.mss; l.cwnd > limit && offTarget > 0 {
+	// Never grow far beyond what is actually in flight (RFC 6817 2.4.1),
+	// except up to a burst: a relay's flows are idle between chunks, and a
+	// window clamped to its last idle moment would spread every chunk over
+	// several round trips, each one a hop's worth of delay.
+	if limit := max(float64(l.inflight)+4*l.mss, l.burst); l.cwnd > limit && offTarget > 0 {
 		l.cwnd = max(limit, minCwndMSS*l.mss)
 	}
 	l.cwnd = max(min(l.cwnd, maxCwndBytes), minCwndMSS*l.mss)

@@ -154,7 +154,7 @@ func (s *swarm) connectCandidates(now time.Duration) {
 func (s *swarm) newPeer(now time.Duration, addr netip.AddrPort) *peer {
 	p := &peer{
 		s: s, addr: addr, since: now, lastRecv: now, closeReason: -1,
-		cc:         newLEDBAT(s.e.cfg.LEDBATTarget, s.desc.FragmentBytes+64),
+		cc:         newLEDBAT(s.e.cfg.LEDBATTarget, s.desc.FragmentBytes+64, 2*s.desc.ChunkBytes),
 		chokedByUs: false,
 	}
 	if s.live != nil {

@@ -255,6 +255,11 @@ func (r *Run) join(now time.Duration, bad bool) *node {
 	link := r.viewerLink()
 	e := r.newEngine(func(c *core.Config) {
 		c.AdvertisedUploadBps = link.UpBps
+		// viewers cap their upload a little below their link, as
+		// `shoal play --max-upload` does: the engine then paces its sends
+		// and keeps the queue (in deadline order) to itself, instead of
+		// in the modem where every chunk waits behind every other
+		c.MaxUploadBps = link.UpBps * 95 / 100
 		if r.opt.Tune != nil {
 			r.opt.Tune(c)
 		}
