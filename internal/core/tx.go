@@ -62,8 +62,8 @@ func (e *Engine) sent(p *peer, n int, now time.Duration) {
 	e.stats.BytesOut += uint64(n)
 }
 
-// pickData chooses the neighbour whose owed chunk is due first and whose
-// congestion window has room.
+// pickData chooses the neighbour whose owed chunk comes first (see
+// sendsBefore) and whose congestion window has room.
 func (e *Engine) pickData() (*swarm, *peer) {
 	var best *peer
 	var bestS *swarm
@@ -72,12 +72,57 @@ func (e *Engine) pickData() (*swarm, *peer) {
 			if len(p.serveQ) == 0 || p.state != peerConnected || !p.cc.canSend(e.cfg.MaxDatagramBytes) {
 				continue
 			}
-			if best == nil || p.serveQ[0].deadline < best.serveQ[0].deadline {
+			e.bestFirst(s, p)
+			if best == nil || e.sendsBefore(s, &p.serveQ[0], &best.serveQ[0]) {
 				best, bestS = p, s
 			}
 		}
 	}
 	return bestS, best
+}
+
+// sendsBefore orders what a live relay sends: pushes first, then requests
+// due within the urgent window, earliest deadline first, then the rest
+// newest first: a fresh chunk is one its receiver will pass on, and every
+// hop it waits here delays everyone downstream. On demand is by deadline.
+func (e *Engine) sendsBefore(s *swarm, a, b *serveItem) bool {
+	if s.live == nil {
+		return a.deadline < b.deadline
+	}
+	ca, cb := e.sendClass(a), e.sendClass(b)
+	switch {
+	case ca != cb:
+		return ca < cb
+	case ca == 2:
+		return a.deadline > b.deadline
+	}
+	return a.deadline < b.deadline
+}
+
+func (e *Engine) sendClass(it *serveItem) int {
+	switch {
+	case it.push:
+		return 0
+	case it.deadline-e.now < e.cfg.UrgentWindow:
+		return 1
+	}
+	return 2
+}
+
+// bestFirst moves p's first item to send to the head of its queue, unless
+// the head is already under way.
+func (e *Engine) bestFirst(s *swarm, p *peer) {
+	q := p.serveQ
+	if len(q) < 2 || q[0].next > 0 {
+		return
+	}
+	bi := 0
+	for i := 1; i < len(q); i++ {
+		if e.sendsBefore(s, &q[i], &q[bi]) {
+			bi = i
+		}
+	}
+	q[0], q[bi] = q[bi], q[0]
 }
 
 // space is what is left for frames in a datagram holding n bytes.
