@@ -21,7 +21,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "the file to write (required); a partial one is checked and completed")
 	udpAddr := fs.String("udp", ":0", "UDP address for the swarm")
-	dataDir := fs.String("data", "shoal-viewer", "directory for the viewer's key")
+	dataDir := fs.String("data", "shoal-get", "directory for the downloader's key")
 	maxUpload := fs.String("max-upload", "0", "cap on what this download relays meanwhile, e.g. 2mbit (0 = congestion control only)")
 	timeout := fs.Duration("timeout", node.DefaultStallTimeout, "give up when no verified byte arrives for this long")
 	verbose := fs.Bool("v", false, "log debug details")

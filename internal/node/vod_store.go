@@ -23,6 +23,7 @@ type vodStore struct {
 	haveBytes int64
 	mem       map[int][]byte // nil when backed by f
 	f         *os.File
+	fresh     bool          // f was empty: nothing to check
 	changed   chan struct{} // closed and replaced on every write
 }
 
@@ -40,17 +41,16 @@ func openFileStore(path string, size int64) (*vodStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := f.Stat(); err != nil || fi.Size() != size {
-		if err == nil {
-			err = f.Truncate(size)
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("node: size %s to %d bytes: %w", path, size, err)
-		}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() != size {
+		err = f.Truncate(size)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("node: size %s to %d bytes: %w", path, size, err)
 	}
 	n := integrity.NumLeaves(size)
-	return &vodStore{size: size, n: n, have: make([]bool, n), f: f, changed: make(chan struct{})}, nil
+	return &vodStore{size: size, n: n, have: make([]bool, n), f: f, fresh: fi.Size() == 0, changed: make(chan struct{})}, nil
 }
 
 func (s *vodStore) chunkLen(i int) int {
@@ -60,7 +60,7 @@ func (s *vodStore) chunkLen(i int) int {
 // check marks the chunks already in the file that match their leaves, and
 // returns their indices; progress, when set, sees the bytes checked so far.
 func (s *vodStore) check(leaves []integrity.Hash, progress func(done int64)) ([]int, error) {
-	if s.f == nil {
+	if s.f == nil || s.fresh {
 		return nil, nil
 	}
 	var found []int
