@@ -28,8 +28,10 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"serve", "run an origin: ingest live streams and seed their swarms", runServe},
-		{"play", "join a live stream and serve it to local players", runPlay},
+		{"serve", "run an origin: ingest live streams, publish files, seed their swarms", runServe},
+		{"play", "join a live stream or an on-demand file and serve it to local players", runPlay},
+		{"publish", "publish a file or a web server's file on demand; prints its link", runPublish},
+		{"get", "download an on-demand file through its swarm, resuming a partial one", runGet},
 		{"sim", "simulate a swarm of real engines in virtual time", runSim},
 		{"version", "print the version", runVersion},
 	}

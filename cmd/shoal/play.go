@@ -36,9 +36,10 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	maxUpload := fs.String("max-upload", "0", "cap on what this viewer relays, e.g. 2mbit (0 = congestion control only)")
 	delay := fs.Duration("delay", 0, "how far behind live to play (default 2.9s)")
 	player := fs.String("player", "", "start a player on the stream: mpv, vlc or ffplay")
+	cacheSize := fs.String("cache-size", "0", "on demand: memory for the file's chunks, e.g. 512MiB (0 = keep the whole file on disk in --data)")
 	verbose := fs.Bool("v", false, "log debug details")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: shoal play URL [flags]\n\nJoins the live stream at URL (http://ORIGIN/live/NAME) and serves it to local\nplayers as progressive MPEG-TS and HLS.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: shoal play URL [flags]\n\nJoins the live stream at URL (http://ORIGIN/live/NAME) and serves it to local\nplayers as progressive MPEG-TS and HLS, or the on-demand file at URL\n(http://ORIGIN/vod/ID/NAME) and serves it with Range, fetched as it is read.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	var url string
@@ -69,6 +70,14 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "", "mpv", "vlc", "ffplay":
 	default:
 		return fmt.Errorf("--player %q: want mpv, vlc or ffplay", *player)
+	}
+	if isVODLink(url) {
+		cache, err := parseSize(*cacheSize)
+		if err != nil {
+			return fmt.Errorf("--cache-size: %w", err)
+		}
+		return playVOD(ctx, node.VODConfig{URL: url, GatewayAddr: *gw, UDPAddr: *udpAddr, DataDir: *dataDir,
+			MaxUploadBps: upBps, CacheBytes: cache, Logger: newLogger(stderr, *verbose, slog.LevelWarn)}, *player, stdout, stderr)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -45,12 +45,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pushKey := fs.String("push-key", "", "key that enables PUT/POST /ingest/NAME?key=KEY")
 	maxUpload := fs.String("max-upload", "0", "cap on the origin's media upload, swarm and booster together, e.g. 3mbit (0 = none)")
 	window := fs.Duration("window", 30*time.Second, "how much recent live stream is kept in memory")
+	files := fs.String("files", "", "publish every file in this directory on demand (new files are picked up)")
 	demo := fs.Bool("demo", false, "also push ffmpeg's test pattern as stream \"demo\"")
 	verbose := fs.Bool("v", false, "log debug details")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: shoal serve [flags]\n\nRuns an origin: ingests live streams, signs their chunks, seeds their swarms and\nserves the booster, the tracker, /api/streams and /metrics.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: shoal serve [flags]\n\nRuns an origin: ingests live streams, signs their chunks, publishes files on\ndemand, seeds their swarms and serves the booster, the web seed, the tracker,\n/api/streams, /api/files and /metrics.\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nExamples:\n  shoal serve --demo\n  shoal serve --stream news=https://example.com/live/index.m3u8 --max-upload 20mbit\n  shoal serve --push-key s3cret   # then: ffmpeg -re -i IN -c copy -f mpegts -method PUT 'http://HOST:8080/ingest/NAME?key=s3cret'\n")
+		fmt.Fprintf(stderr, "\nExamples:\n  shoal serve --demo\n  shoal serve --stream news=https://example.com/live/index.m3u8 --max-upload 20mbit\n  shoal serve --push-key s3cret   # then: ffmpeg -re -i IN -c copy -f mpegts -method PUT 'http://HOST:8080/ingest/NAME?key=s3cret'\n  shoal serve --files /srv/films --max-upload 20mbit\n")
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -67,7 +68,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--max-upload: %w", err)
 	}
 	cfg := node.OriginConfig{HTTPAddr: *httpAddr, UDPAddr: *udpAddr, DataDir: *dataDir, Variant: *variant,
-		PushKey: *pushKey, MaxUploadBps: upBps, Window: *window, Logger: newLogger(stderr, *verbose, slog.LevelInfo)}
+		PushKey: *pushKey, MaxUploadBps: upBps, Window: *window, FilesDir: *files, Logger: newLogger(stderr, *verbose, slog.LevelInfo)}
+	if isTerminal(stderr) {
+		cfg.Progress = stderr
+	}
 	for _, s := range streams {
 		name, src, _ := strings.Cut(s, "=")
 		if src == "push" {
@@ -96,6 +100,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "origin listening: HTTP %s, UDP %s\n", base, o.UDPAddr())
 	for _, s := range cfg.Streams {
 		fmt.Fprintf(stdout, "stream %s: %s/live/%s\n", s.Name, base, s.Name)
+	}
+	if *files != "" {
+		fmt.Fprintf(stdout, "files in %s: listed at %s/api/files\n", *files, base)
 	}
 	if *demo {
 		cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-re",

@@ -20,7 +20,8 @@ import (
 
 var (
 	shoalBin   string
-	skipReason string
+	skipReason string // why the live tests skip
+	noTools    string // why every test skips: ffmpeg or ffprobe is missing
 )
 
 func TestMain(m *testing.M) {
@@ -33,6 +34,7 @@ func TestMain(m *testing.M) {
 	for _, bin := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			skipReason = bin + " is not in PATH; the live end-to-end tests need real ffmpeg and ffprobe"
+			noTools = bin + " is not in PATH; the end-to-end tests need real ffmpeg and ffprobe"
 		}
 	}
 	dir, err := os.MkdirTemp("", "shoal-e2e-")
@@ -41,7 +43,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	shoalBin = filepath.Join(dir, "shoal")
-	if skipReason != "" {
+	if noTools != "" {
 		code := m.Run()
 		os.RemoveAll(dir)
 		os.Exit(code)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -52,6 +53,11 @@ type OriginConfig struct {
 	MaxUploadBps int64
 	// Window is how much recent stream is kept in memory; default 30 s.
 	Window time.Duration
+	// FilesDir is published on demand, file by file, and scanned for new
+	// files; "" publishes only what POST /api/files adds.
+	FilesDir string
+	// Progress shows a progress bar for every file hashed; nil is silent.
+	Progress io.Writer
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -96,6 +102,8 @@ type Origin struct {
 	httpSrv *http.Server
 	httpLn  net.Listener
 	budget  *origin.Budget
+	files   *origin.Files
+	seeds   *vodSeeds
 	wg      sync.WaitGroup
 }
 
@@ -166,9 +174,14 @@ func StartOrigin(ctx context.Context, cfg OriginConfig) (*Origin, error) {
 	}
 	o.drv = NewDriver(DriverConfig{Conn: o.conn, Engine: eng, Start: start, Logger: cfg.Logger,
 		OnSend: func(_ netip.AddrPort, b []byte) { o.budget.Spend(len(b) + udp.Overhead) }})
+	filesHandler, err := o.startFiles()
+	if err != nil {
+		o.conn.Close()
+		return nil, err
+	}
 	o.srv, err = origin.NewServer(origin.ServerConfig{
 		PushKey: cfg.PushKey, Tracker: o.trk, Budget: o.budget, SeedPort: int(o.conn.LocalAddr().Port()),
-		SeedBytes: o.seedBytes, Create: o.createPush, Logger: cfg.Logger,
+		SeedBytes: o.seedBytes, Create: o.createPush, Files: filesHandler, Logger: cfg.Logger,
 	})
 	if err != nil {
 		o.conn.Close()
@@ -188,6 +201,7 @@ func StartOrigin(ctx context.Context, cfg OriginConfig) (*Origin, error) {
 			o.log.Error("stream not started", "stream", s.Name, "err", err)
 		}
 	}
+	o.runFiles(ctx)
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
@@ -198,6 +212,7 @@ func StartOrigin(ctx context.Context, cfg OriginConfig) (*Origin, error) {
 		_ = o.httpSrv.Close()
 		stopDrv()
 		<-o.drv.Done()
+		o.closeSeeds()
 		_ = o.conn.Close()
 	}()
 	return o, nil

@@ -5,12 +5,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/shoalstream/shoal/internal/core"
 	"github.com/shoalstream/shoal/internal/gateway"
+	"github.com/shoalstream/shoal/internal/integrity"
 	"github.com/shoalstream/shoal/internal/origin"
 	"github.com/shoalstream/shoal/internal/tracker"
 )
@@ -18,7 +20,10 @@ import (
 // announcer keeps the viewer known to the tracker and feeds the engine the
 // peers it hears of.
 type announcer struct {
-	v       *Viewer
+	id      integrity.Hash
+	drv     *Driver
+	log     *slog.Logger
+	upBps   int64
 	port    int
 	client  tracker.Client
 	pokeCh  chan struct{}
@@ -26,8 +31,13 @@ type announcer struct {
 }
 
 func newAnnouncer(v *Viewer, port int) *announcer {
-	return &announcer{v: v, port: port, client: tracker.Client{HTTP: v.cfg.HTTP, BaseURL: v.desc.Tracker},
-		pokeCh: make(chan struct{}, 1)}
+	return newSwarmAnnouncer(v.id, v.drv, v.cfg.HTTP, v.desc.Tracker, v.cfg.MaxUploadBps, v.log, port)
+}
+
+// newSwarmAnnouncer announces swarm id to the tracker at baseURL.
+func newSwarmAnnouncer(id integrity.Hash, drv *Driver, hc *http.Client, baseURL string, upBps int64, log *slog.Logger, port int) *announcer {
+	return &announcer{id: id, drv: drv, log: log, upBps: upBps, port: port,
+		client: tracker.Client{HTTP: hc, BaseURL: baseURL}, pokeCh: make(chan struct{}, 1)}
 }
 
 // poke asks for an early announce: the engine wants more peers.
@@ -41,8 +51,8 @@ func (a *announcer) poke() {
 func (a *announcer) announce(ctx context.Context, event string) (tracker.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return a.client.Announce(ctx, tracker.Announce{Swarm: a.v.id, Peer: a.v.drv.e.ID(), Port: uint16(a.port),
-		Event: event, UploadBps: a.v.cfg.MaxUploadBps, NumWant: 30})
+	return a.client.Announce(ctx, tracker.Announce{Swarm: a.id, Peer: a.drv.e.ID(), Port: uint16(a.port),
+		Event: event, UploadBps: a.upBps, NumWant: 30})
 }
 
 // minPokeGap keeps a swarm that wants peers from hammering the tracker.
@@ -59,15 +69,15 @@ func (a *announcer) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			a.v.log.Warn("tracker announce", "err", err)
+			a.log.Warn("tracker announce", "err", err)
 		} else {
 			a.started = true
 			event = tracker.EventUpdate
 			wait = resp.Interval
 			peers := resp.Peers
-			_ = a.v.drv.Post(ctx, func(now time.Duration, e *core.Engine) {
+			_ = a.drv.Post(ctx, func(now time.Duration, e *core.Engine) {
 				for _, p := range peers {
-					_ = e.AddPeer(now, a.v.id, p.Addr)
+					_ = e.AddPeer(now, a.id, p.Addr)
 				}
 			})
 		}
@@ -96,7 +106,7 @@ func (a *announcer) stopped() {
 		return
 	}
 	if _, err := a.announce(context.Background(), tracker.EventStopped); err != nil {
-		a.v.log.Debug("tracker stop", "err", err)
+		a.log.Debug("tracker stop", "err", err)
 	}
 }
 

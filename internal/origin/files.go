@@ -73,6 +73,10 @@ type FileConfig struct {
 	Logger *slog.Logger
 	// HTTP fetches PublishURL sources; default http.DefaultClient.
 	HTTP *http.Client
+	// SeedPort is the UDP port of the origin's swarm seed, told to viewers of
+	// local files (which the origin seeds) with the host they reached the
+	// origin at; 0 leaves it out.
+	SeedPort int
 }
 
 // DefaultFileConfig returns the defaults for a files directory and a data

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/shoalstream/shoal/internal/integrity"
@@ -41,7 +43,8 @@ type FileDescriptor struct {
 	RateBps    int64          `json:"rate_bps"`    // estimated media rate; 0 when unknown
 	WebSeed    string         `json:"web_seed"`
 	Tracker    string         `json:"tracker"`
-	LeavesURL  string         `json:"leaves_url"` // GET: Tree.MarshalBinary of the file
+	LeavesURL  string         `json:"leaves_url"`     // GET: Tree.MarshalBinary of the file
+	Seed       string         `json:"seed,omitempty"` // the origin's UDP seed, HOST:PORT, for local files
 }
 
 // Info returns the list entry of pf.
@@ -151,8 +154,14 @@ func (f *Files) serveVOD(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, webSeedOf(pf), http.StatusFound)
 		return
 	}
+	d := pf.Descriptor()
+	if f.cfg.SeedPort != 0 && pf.Path != "" {
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			d.Seed = net.JoinHostPort(h, strconv.Itoa(f.cfg.SeedPort))
+		}
+	}
 	w.Header().Set("Cache-Control", "no-cache")
-	filesWriteJSON(w, pf.Descriptor())
+	filesWriteJSON(w, d)
 }
 
 func (f *Files) serveLeaves(w http.ResponseWriter, r *http.Request) {

@@ -65,6 +65,9 @@ type ServerConfig struct {
 	// Create makes a push stream on its first authorised push; nil only
 	// serves streams added with AddStream.
 	Create func(name string) (*Live, *Ingest, error)
+	// Files answers on-demand publishing under /api/files, /vod/ and /seed/
+	// (see Files.Handler); nil serves none.
+	Files http.Handler
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -112,6 +115,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.mux.HandleFunc("GET /api/streams", s.serveStreams)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /{$}", s.serveIndex)
+	if cfg.Files != nil {
+		for _, p := range []string{FilesListPath, VODPathPrefix, SeedPathPrefix} {
+			s.mux.Handle(p, cfg.Files)
+		}
+	}
 	return s, nil
 }
 
