@@ -30,6 +30,12 @@ func (e *Engine) PollTransmit(buf []byte) (to netip.AddrPort, datagram []byte, o
 		}
 		if b != nil {
 			e.sent(p, len(b), now)
+			// control goes at once, but its bytes count against the cap so
+			// that data leaves it room: on a slow uplink acks, haves and
+			// requests are a fifth of the traffic, and queued behind data
+			// they would make this peer late for everything it asks for
+			e.uploadAllowed(now, 0)
+			e.spend(len(b))
 			return p.addr, b, true
 		}
 	}
