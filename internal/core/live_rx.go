@@ -198,10 +198,18 @@ func (l *liveState) accept(now time.Duration, c *liveChunk) {
 			}
 		}
 	}
+	// the newest chunk is announced at once: batching it would add its
+	// wait to every hop of its way across the swarm
+	fresh := c.seq >= l.edge
 	for _, p := range s.list {
 		if p.state == peerConnected && !l.peerHas(p, c.seq) {
 			p.haves.add(c.seq)
-			p.announce(now)
+			if fresh {
+				p.haveAt = now + haveInterval
+				p.markDirty(s.e)
+			} else {
+				p.announce(now)
+			}
 		}
 	}
 	l.pushToChildren(now, c)
