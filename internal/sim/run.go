@@ -144,7 +144,9 @@ func (n *node) drain(now time.Duration) {
 		case core.EventPlay:
 			r.onPlay(now, n, ev)
 		case core.EventMissed:
-			r.missed++
+			if !n.bad {
+				r.missed++ // as for plays, liars' own playback is not measured
+			}
 		case core.EventReady:
 			r.onReady(now, n, ev)
 		case core.EventBoost:
@@ -298,7 +300,7 @@ func (r *Run) leave(now time.Duration, n *node) {
 	}
 	r.accrueUpload(now)
 	n.gone = true
-	if st, ok := n.e.SwarmStats(r.desc.ID); ok {
+	if st, ok := n.e.SwarmStats(r.desc.ID); ok && !n.bad {
 		addStats(&r.departed, &st)
 	}
 	for i, v := range r.alive {
@@ -332,9 +334,14 @@ func addStats(dst, s *core.SwarmStats) {
 }
 
 // totals sums the stats of every viewer, present and departed.
+// Liars are left out: what they receive and how they play is not the
+// audience's experience.
 func (r *Run) totals() core.SwarmStats {
 	t := r.departed
 	for _, v := range r.alive {
+		if v.bad {
+			continue
+		}
 		if st, ok := v.e.SwarmStats(r.desc.ID); ok {
 			addStats(&t, &st)
 		}
