@@ -30,6 +30,8 @@ type liveChunk struct {
 	boosted     bool
 	heardAt     time.Duration // when we first learnt that it exists
 	pushed      bool          // arriving unrequested, down a push tree
+	pushedTo    *peer         // origin: the first peer it was pushed to
+	askedBy     *peer         // origin: the first other peer that asked for it
 	lateCounted bool
 }
 
