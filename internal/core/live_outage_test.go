@@ -7,8 +7,44 @@ import (
 	"time"
 
 	"github.com/shoalstream/shoal/internal/core"
+	"github.com/shoalstream/shoal/internal/integrity"
 	"github.com/shoalstream/shoal/internal/wire"
 )
+
+// produceRuns publishes like produce, but in runs of [start, end) engine
+// time with nothing in between: a source that stops and comes back.
+func (f *liveFixture) produceRuns(runs ...[2]time.Duration) {
+	dur := time.Duration(int64(f.desc.ChunkBytes) * 8 * int64(time.Second) / f.desc.RateBps)
+	rng := rand.New(rand.NewPCG(9, 9))
+	var seq uint64
+	for _, r := range runs {
+		for at, first := r[0], true; at < r[1]; at, first = at+dur, false {
+			f.net.schedule(at, func() {
+				now := f.net.now
+				data := make([]byte, f.desc.ChunkBytes)
+				for i := range data {
+					data[i] = byte(rng.Uint32())
+				}
+				var flags uint8
+				if seq%15 == 0 || first {
+					flags = wire.ChunkRAP
+				}
+				m := integrity.ChunkMeta{Seq: seq, TimestampUs: int64(now/time.Microsecond) - 1, Flags: flags, Length: uint32(len(data))}
+				sig, err := f.signer.Sign(m, data)
+				if err != nil {
+					f.net.t.Fatal(err)
+				}
+				f.chunks[seq] = data
+				meta := core.ChunkMeta{TimestampUs: m.TimestampUs, Flags: flags, Length: m.Length, Signature: sig}
+				if err := f.origin.e.Publish(now, f.desc.ID, seq, meta, data); err != nil {
+					f.net.t.Fatal(err)
+				}
+				f.net.kick(f.origin)
+				seq++
+			})
+		}
+	}
+}
 
 // playedAfter counts the chunks from firstSeq on that a viewer played and
 // missed.
@@ -25,6 +61,25 @@ func playedAfter(n *pipeNode, f *liveFixture, firstSeq uint64) (played, missed i
 		}
 	}
 	return played, missed
+}
+
+// A source that stops for longer than the play delay and comes back: every
+// viewer plays the new run, including those the origin never pushes to.
+func TestLiveSourceOutageLongerThanPlayDelay(t *testing.T) {
+	f, vs := newLiveFixture(t, 3, 6, func(c *core.Config) { c.MaxUploadBps = testRateBps * 3 / 2 })
+	f.produceRuns([2]time.Duration{100 * time.Millisecond, 8 * time.Second},
+		[2]time.Duration{13 * time.Second, 25 * time.Second})
+	f.net.run(10 * time.Second)
+	resumed := uint64(len(f.chunks))
+	f.net.run(27 * time.Second)
+	for i, v := range vs {
+		played, missed := playedAfter(v, f, resumed)
+		t.Logf("viewer %d after the outage: played %d, missed %d", i, played, missed)
+		if played < 160 {
+			t.Errorf("viewer %d played %d chunks of the run after the outage, want ≥ 160 of %d",
+				i, played, uint64(len(f.chunks))-resumed)
+		}
+	}
 }
 
 // A viewer that dies without a goodbye gets no more pushes once it has left
