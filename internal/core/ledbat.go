@@ -36,6 +36,10 @@ type ledbat struct {
 	lastCut   time.Duration // time of the last window reduction
 	lostBytes int64
 	lastAckAt time.Duration
+	// waitingSince is when the first datagram sent after the last ack left;
+	// valid while waiting.
+	waitingSince time.Duration
+	waiting      bool
 }
 
 type sentPacket struct {
@@ -77,6 +81,9 @@ func (l *ledbat) onSend(now time.Duration, size int) uint64 {
 	}
 	l.sent = append(l.sent, sentPacket{sentAt: now, size: int32(size), live: true})
 	l.inflight += size
+	if !l.waiting {
+		l.waiting, l.waitingSince = true, now
+	}
 	return pn
 }
 
@@ -100,6 +107,7 @@ func (l *ledbat) onAck(now time.Duration, a *wire.Ack) {
 	if largest >= l.nextPN {
 		return // acks something never sent: ignore the frame
 	}
+	l.waiting = false
 	newlyAcked := 0
 	var largestNewSentAt time.Duration
 	largestNew := false

@@ -30,6 +30,8 @@ type liveChunk struct {
 	boosted     bool
 	heardAt     time.Duration // when we first learnt that it exists
 	pushed      bool          // arriving unrequested, down a push tree
+	pushedTo    *peer         // origin: the first peer it was pushed to
+	askedBy     *peer         // origin: the first other peer that asked for it
 	lateCounted bool
 }
 
@@ -338,17 +340,20 @@ func (l *liveState) play(now time.Duration) {
 	}
 	for l.playhead <= l.edge {
 		v := l.playhead
-		dl := l.deadline(now, v)
-		if dl > now {
-			break
-		}
 		c := l.peek(v)
 		if c != nil && c.have {
+			dl := l.deadline(now, v)
+			if dl > now {
+				break
+			}
 			s.stats.ChunksPlayed++
 			s.stats.DelayUs = int64(dl/time.Microsecond) - (c.meta.TimestampUs + l.offsetUs)
 			l.stalled = false
 			s.e.emit(Event{Kind: EventPlay, Swarm: s.desc.ID, Seq: v, Meta: c.meta, Data: c.data})
 		} else {
+			if !l.due(now, v) {
+				break
+			}
 			s.stats.ChunksMissed++
 			if !l.stalled {
 				s.stats.Stalls++
@@ -361,6 +366,23 @@ func (l *liveState) play(now time.Duration) {
 		}
 		l.playhead++
 	}
+}
+
+// due says whether chunk v's deadline has passed. One whose timestamp is not
+// known yet is due once a later one known is (timestamps never go back), and
+// not before: an extrapolation from chunk counts misjudges sources that
+// deliver in bursts or pause, and until a later chunk is due there is
+// nothing to play after it anyway.
+func (l *liveState) due(now time.Duration, v uint64) bool {
+	if c := l.peek(v); c != nil && c.metaOK {
+		return l.deadline(now, v) <= now
+	}
+	for w := v + 1; w <= l.edge && w-v < uint64(l.ring/2); w++ {
+		if c := l.peek(w); c != nil && c.metaOK {
+			return l.deadline(now, w) <= now
+		}
+	}
+	return false
 }
 
 // schedule issues requests: chunks near their deadline first, in order;

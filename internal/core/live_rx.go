@@ -259,11 +259,19 @@ func (e *Engine) Publish(now time.Duration, id integrity.Hash, seq uint64, meta 
 // starts in a different part of the swarm.
 func (l *liveState) push(now time.Duration, c *liveChunk) {
 	s := l.s
-	var cands []*peer
+	var cands, wasters []*peer
 	for _, p := range s.list {
-		if p.state == peerConnected && !p.isOrigin() && !p.chokesUs {
+		if p.state != peerConnected || p.isOrigin() || p.chokesUs || p.unresponsive(now) {
+			continue
+		}
+		if p.wastesPushes(now) {
+			wasters = append(wasters, p)
+		} else {
 			cands = append(cands, p)
 		}
+	}
+	if len(cands) == 0 {
+		cands = wasters // better than no push at all
 	}
 	if len(cands) == 0 {
 		return
@@ -282,8 +290,38 @@ func (l *liveState) push(now time.Duration, c *liveChunk) {
 		p := cands[(l.pushRR+i)%pool]
 		p.serveQ = append(p.serveQ, serveItem{seq: c.seq, deadline: now, push: true, nfrags: (c.total + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes})
 		p.queuedBytes += c.total
+		if p.pushed++; p.pushed >= 64 {
+			p.pushed, p.pushLost = p.pushed/2, p.pushLost/2 // a moving window
+		}
+		if k == 1 {
+			c.pushedTo = p // its only carrier: whether it passes it on shows
+		}
 	}
 	l.pushRR = (l.pushRR + k) % pool
+}
+
+// pushMissed notes that p asks the origin for a chunk it pushed to another
+// peer. Once a second peer does, the one it was pushed to did not pass it
+// on. (One asker proves little: it may be cut off from the rest itself, a
+// banned liar for one.)
+func (l *liveState) pushMissed(now time.Duration, p *peer, seq uint64) {
+	c := l.peek(seq)
+	if c == nil || c.pushedTo == nil || c.pushedTo == p {
+		return
+	}
+	q := c.pushedTo
+	for i := range q.serveQ {
+		if q.serveQ[i].seq == seq {
+			return // not sent yet: our lateness, not theirs
+		}
+	}
+	if c.askedBy == nil || c.askedBy == p {
+		c.askedBy = p
+		return
+	}
+	c.pushedTo = nil // one count per chunk
+	q.pushLost++
+	q.pushLostAt = now
 }
 
 func pushScore(p *peer) int64 { return p.uploadHintBps + p.bytesTo/1000 }

@@ -82,6 +82,10 @@ type peer struct {
 	fails           int // requests that timed out or were rejected lately
 	delivered       int // chunks completed from them lately
 	unrequested     int64
+	// origin: chunks pushed to them, and how many of those others then
+	// had to ask the origin for
+	pushed, pushLost int
+	pushLostAt       time.Duration
 }
 
 type fragReq struct {
@@ -117,6 +121,25 @@ func (p *peer) rtt() time.Duration {
 		return p.cc.srtt
 	}
 	return 200 * time.Millisecond
+}
+
+// unresponsive says p left our data unanswered for a while and sent nothing
+// since: most likely it is gone without a goodbye (killed, or off the
+// network), and what we push to it reaches no one.
+func (p *peer) unresponsive(now time.Duration) bool {
+	c := &p.cc
+	return c.waiting && p.lastRecv < c.waitingSince && now-c.waitingSince > max(time.Second, 2*c.rto())
+}
+
+// wastesPushes says others had to ask the origin for much of what it pushed
+// to p lately: p does not pass chunks on (it lies, or cannot relay), so a
+// chunk pushed to it reaches the swarm only through the origin's repairs.
+// It is forgiven after a while, in case that has changed.
+func (p *peer) wastesPushes(now time.Duration) bool {
+	if p.pushLost > 0 && now-p.pushLostAt > 30*time.Second {
+		p.pushed, p.pushLost = 0, 0
+	}
+	return p.pushLost >= 4 && 3*p.pushLost > p.pushed
 }
 
 // rangeList is an ascending list of disjoint half-open ranges.

@@ -20,6 +20,9 @@ func (s *swarm) onRequest(now time.Duration, p *peer, r *wire.Request) {
 	for _, rg := range r.Ranges {
 		for v := rg.Start; v < rg.End && v-rg.Start < 1024; v++ {
 			p.periodRequested++
+			if s.desc.Origin && s.live != nil {
+				s.live.pushMissed(now, p, v)
+			}
 			ok := s.has(v) && !p.chokedByUs
 			if ok && s.desc.Origin && s.live != nil && !urgent {
 				ok = false // the origin serves only peers in trouble

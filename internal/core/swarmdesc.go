@@ -44,6 +44,9 @@ type SwarmDescriptor struct {
 	FragmentBytes int
 	// RateBps is the media rate, used to size read-ahead and deadlines.
 	RateBps int64
+	// ChunkDuration is the mean media time per live chunk as the origin cuts
+	// them (chunks end early at keyframes); 0 takes a full chunk at RateBps.
+	ChunkDuration time.Duration
 
 	// Live: the origin's key, and this engine's role.
 	OriginKey ed25519.PublicKey
@@ -99,6 +102,9 @@ func (d *SwarmDescriptor) validate() error {
 		if d.RateBps <= 0 {
 			return bad("RateBps %d, want > 0", d.RateBps)
 		}
+		if d.ChunkDuration < 0 || d.ChunkDuration > time.Minute {
+			return bad("ChunkDuration %v, want 0..1m", d.ChunkDuration)
+		}
 	case OnDemand:
 		if d.ChunkBytes == 0 {
 			d.ChunkBytes = integrity.LeafSize
@@ -121,7 +127,11 @@ func (d *SwarmDescriptor) validate() error {
 	return nil
 }
 
-// chunkDuration is the media time one full chunk lasts at the nominal rate.
+// chunkDuration is the media time one chunk lasts: as measured by the
+// origin, or a full chunk at the nominal rate.
 func (d *SwarmDescriptor) chunkDuration() time.Duration {
+	if d.ChunkDuration > 0 {
+		return d.ChunkDuration
+	}
 	return time.Duration(int64(d.ChunkBytes) * 8 * int64(time.Second) / d.RateBps)
 }

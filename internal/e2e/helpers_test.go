@@ -25,12 +25,6 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("SHOAL_E2E") == "" {
-		// These runs take minutes and are not yet reliable on a loaded
-		// 2-core machine (a viewer sometimes misses the source's restart);
-		// they run on request until that is fixed.
-		skipReason = "live end-to-end tests run only with SHOAL_E2E=1 (see README)"
-	}
 	for _, bin := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			skipReason = bin + " is not in PATH; the live end-to-end tests need real ffmpeg and ffprobe"
@@ -115,6 +109,17 @@ func (w *lineWatch) wait(t *testing.T, re *regexp.Regexp, timeout time.Duration)
 func start(t *testing.T, name string, bin string, args ...string) *proc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
+	if dir := os.Getenv("SHOAL_E2E_LOGS"); dir != "" {
+		// keep every process's log, shoal's with debug details
+		dir = filepath.Join(dir, t.Name())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		logPath = filepath.Join(dir, name+".log")
+		if bin == shoalBin {
+			args = append(args, "-v")
+		}
+	}
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)

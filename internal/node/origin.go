@@ -113,6 +113,9 @@ type seedStream struct {
 	live    *origin.Live
 	added   bool
 	nextPub uint64
+	// wake publishes again when a chunk stamped in the future is due
+	wake   func(after time.Duration)
+	waking bool
 }
 
 func newRand() *mrand.Rand {
@@ -246,6 +249,14 @@ func (o *Origin) addStream(s StreamSource, serve bool) (*origin.Live, *origin.In
 		}
 	}
 	st := &seedStream{}
+	st.wake = func(after time.Duration) {
+		time.AfterFunc(after, func() {
+			_ = o.drv.Post(o.ctx, func(now time.Duration, e *core.Engine) {
+				st.waking = false
+				st.publish(now, e)
+			})
+		})
+	}
 	live, err := origin.NewLive(origin.LiveConfig{Name: s.Name, Key: o.priv, Window: o.cfg.Window,
 		OnChunk: func(origin.SignedChunk) { _ = o.drv.Post(o.ctx, st.publish) }})
 	if err != nil {
@@ -302,8 +313,9 @@ func (st *seedStream) publish(now time.Duration, e *core.Engine) {
 		if err != nil {
 			return // the chunks wait in the window
 		}
+		dur, _ := st.live.ChunkDuration()
 		d := core.SwarmDescriptor{Kind: core.Live, ID: st.live.SwarmID(), ChunkBytes: origin.DefaultChunkBytes,
-			RateBps: rate, OriginKey: st.live.PublicKey(), Origin: true}
+			RateBps: rate, ChunkDuration: dur, OriginKey: st.live.PublicKey(), Origin: true}
 		if err := e.AddSwarm(now, d); err != nil {
 			return
 		}
@@ -313,7 +325,19 @@ func (st *seedStream) publish(now time.Duration, e *core.Engine) {
 			st.nextPub = s.NextSeq - 16
 		}
 	}
+	nowUs := time.Now().UnixMicro()
 	for _, c := range st.live.Recent(st.nextPub) {
+		if c.TimestampUs > nowUs {
+			// A source that delivers in pieces has chunks stamped when
+			// their media plays (origin.Chunker.Span): each enters the
+			// swarm then, so that viewers see the live edge where it is
+			// and the seed sends a steady stream rather than bursts.
+			if !st.waking {
+				st.waking = true
+				st.wake(time.Duration(c.TimestampUs-nowUs) * time.Microsecond)
+			}
+			return
+		}
 		meta := core.ChunkMeta{TimestampUs: c.TimestampUs, Flags: c.Flags, Length: uint32(len(c.Data)), Signature: c.Signature}
 		_ = e.Publish(now, st.live.SwarmID(), c.Seq, meta, c.Data)
 		st.nextPub = c.Seq + 1

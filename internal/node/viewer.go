@@ -143,11 +143,12 @@ func parseDescriptor(d origin.Descriptor) (core.SwarmDescriptor, error) {
 	if integrity.SwarmID(key, d.Name) != id {
 		return core.SwarmDescriptor{}, fmt.Errorf("%w: swarm_id does not match origin_key and name", ErrDescriptor)
 	}
-	if d.RateBps <= 0 || d.ChunkBytes <= 0 {
-		return core.SwarmDescriptor{}, fmt.Errorf("%w: rate_bps %d, chunk_bytes %d", ErrDescriptor, d.RateBps, d.ChunkBytes)
+	if d.RateBps <= 0 || d.ChunkBytes <= 0 || d.ChunkUs < 0 || d.ChunkUs > time.Minute.Microseconds() {
+		return core.SwarmDescriptor{}, fmt.Errorf("%w: rate_bps %d, chunk_bytes %d, chunk_us %d", ErrDescriptor, d.RateBps, d.ChunkBytes, d.ChunkUs)
 	}
 	return core.SwarmDescriptor{Kind: core.Live, ID: id, ChunkBytes: d.ChunkBytes, RateBps: d.RateBps,
-		OriginKey: ed25519.PublicKey(key), Booster: d.Booster != ""}, nil
+		ChunkDuration: time.Duration(d.ChunkUs) * time.Microsecond,
+		OriginKey:     ed25519.PublicKey(key), Booster: d.Booster != ""}, nil
 }
 
 // StartViewer joins the stream at cfg.URL and opens the gateway; it runs

@@ -126,6 +126,14 @@ type Chunker struct {
 	haveVideo      bool
 	ccPAT, ccPMT   uint8 // next continuity counters written on PAT and PMT packets
 	stats          ChunkerStats
+
+	// The media clock of a source that delivers in pieces (see Span).
+	spanStart time.Time
+	spanEnd   time.Time
+	spanDur   time.Duration
+	spanFrom  uint64 // stats.Packets when the piece began
+	spanPkts  uint64 // packets in the piece; 0: no piece
+	lastUs    int64  // the last timestamp given: they never go back
 }
 
 // NewChunker returns a Chunker that hands each chunk to emit. emit owns the
@@ -179,10 +187,42 @@ func (c *Chunker) Tick() bool {
 	return true
 }
 
+// Span says that the next n bytes of input play over d. A source that
+// delivers media a piece at a time (an HLS segment) then has its chunks
+// stamped when their media plays, as a source sending in real time would,
+// rather than all with the instant the piece arrived: deadlines follow the
+// media, and chunk counts keep step with time. Pieces follow each other on a
+// media clock that runs at most one piece ahead of the wall clock.
+func (c *Chunker) Span(d time.Duration, n int) {
+	now := c.cfg.Now()
+	start := now
+	if c.spanEnd.After(now) {
+		start = c.spanEnd
+		if lim := now.Add(d); start.After(lim) {
+			start = lim
+		}
+	}
+	c.spanStart, c.spanDur, c.spanEnd = start, d, start.Add(d)
+	c.spanFrom, c.spanPkts = c.stats.Packets, uint64(max(n, 0)/PacketSize)
+}
+
+// stamp is the timestamp of a chunk cut now: when the media of the last
+// packet taken plays, inside a piece; otherwise the wall clock.
+func (c *Chunker) stamp() int64 {
+	t := c.cfg.Now()
+	if done := c.stats.Packets - c.spanFrom; c.spanPkts > 0 && done <= c.spanPkts {
+		t = c.spanStart.Add(time.Duration(uint64(c.spanDur) * done / c.spanPkts))
+	}
+	us := max(t.UnixMicro(), c.lastUs)
+	c.lastUs = us
+	return us
+}
+
 // Discontinuity marks a break in the source: it emits what is buffered,
 // drops any partial packet and flags the next chunk ChunkDiscontinuity.
 func (c *Chunker) Discontinuity() {
 	c.Flush()
+	c.spanPkts = 0
 	c.stats.GarbageBytes += uint64(len(c.in))
 	c.in = c.in[:0]
 	c.locked = false
@@ -423,7 +463,7 @@ func (c *Chunker) emitCur() {
 	if len(c.cur) == 0 {
 		return
 	}
-	ch := Chunk{TimestampUs: c.cfg.Now().UnixMicro(), Flags: c.curFlags, Data: c.cur}
+	ch := Chunk{TimestampUs: c.stamp(), Flags: c.curFlags, Data: c.cur}
 	if c.discNext {
 		ch.Flags |= ChunkDiscontinuity
 		c.discNext = false

@@ -439,6 +439,14 @@ func (w *attemptWriter) Discontinuity() {
 	w.in.cmu.Unlock()
 }
 
+// Span tells the chunker that the next n bytes play over d (see
+// Chunker.Span).
+func (w *attemptWriter) Span(d time.Duration, n int) {
+	w.in.cmu.Lock()
+	w.in.chunker.Span(d, n)
+	w.in.cmu.Unlock()
+}
+
 func (w *attemptWriter) ExpectGap(d time.Duration) {
 	w.in.smu.Lock()
 	w.in.gap = max(d, 0)

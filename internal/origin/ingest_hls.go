@@ -169,7 +169,8 @@ func (s *HLSSource) writeNew(ctx context.Context, w SourceWriter, media *m3u8.Me
 		if err != nil {
 			return err
 		}
-		if err := s.fetchSegment(ctx, w, su, rangeHdr, max(s.timeout(), 3*target)); err != nil {
+		dur := time.Duration(seg.Duration * float64(time.Second))
+		if err := s.fetchSegment(ctx, w, su, rangeHdr, dur, max(s.timeout(), 3*target)); err != nil {
 			return err
 		}
 		s.next = seq + 1
@@ -198,13 +199,13 @@ func (s *HLSSource) breakStream(w SourceWriter) {
 // fetchSegment writes one segment to w. A segment still missing after the
 // retries is skipped behind a discontinuity; other failures are returned. A
 // segment that fails after some of it was written is not fetched again.
-func (s *HLSSource) fetchSegment(ctx context.Context, w SourceWriter, u *url.URL, rangeHdr string, timeout time.Duration) error {
+func (s *HLSSource) fetchSegment(ctx context.Context, w SourceWriter, u *url.URL, rangeHdr string, dur, timeout time.Duration) error {
 	retries := s.SegmentRetries
 	if retries == 0 {
 		retries = DefaultHLSSegmentRetries
 	}
 	for try := 0; ; try++ {
-		n, err := s.copySegment(ctx, w, u, rangeHdr, timeout)
+		n, err := s.copySegment(ctx, w, u, rangeHdr, dur, timeout)
 		if n > 0 {
 			s.wrote = true
 		}
@@ -234,7 +235,7 @@ func (s *HLSSource) fetchSegment(ctx context.Context, w SourceWriter, u *url.URL
 	}
 }
 
-func (s *HLSSource) copySegment(ctx context.Context, w io.Writer, u *url.URL, rangeHdr string, timeout time.Duration) (int64, error) {
+func (s *HLSSource) copySegment(ctx context.Context, w io.Writer, u *url.URL, rangeHdr string, dur, timeout time.Duration) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := httpGet(ctx, s.client(), u, rangeHdr)
@@ -242,6 +243,11 @@ func (s *HLSSource) copySegment(ctx context.Context, w io.Writer, u *url.URL, ra
 		return 0, err
 	}
 	defer resp.Body.Close()
+	// The segment arrives at once but plays over its duration: say so, so
+	// that its chunks are stamped as if it had come in real time.
+	if sp, ok := w.(spanWriter); ok && dur > 0 && resp.ContentLength > 0 {
+		sp.Span(dur, int(resp.ContentLength))
+	}
 	n, err := copyTS(w, resp.Body)
 	if err != nil {
 		return n, fmt.Errorf("%s: %w", u, err)
@@ -375,6 +381,12 @@ func resolveURI(base *url.URL, ref string) (*url.URL, error) {
 		return nil, fmt.Errorf("hls %s: %w: URI %q is not http or https", base, ErrPlaylist, ref)
 	}
 	return u, nil
+}
+
+// spanWriter is a SourceWriter that can be told how long the next bytes
+// play (the Ingest's is).
+type spanWriter interface {
+	Span(d time.Duration, n int)
 }
 
 func (s *HLSSource) client() *http.Client {

@@ -208,6 +208,19 @@ func (l *Live) rateLocked() (int64, error) {
 	return l.winBytes * 8 * 1_000_000 / spanUs, nil
 }
 
+// ChunkDuration returns the mean time between chunks over the window (they
+// end early at keyframes, so it is less than a full chunk at the rate), or
+// ErrNotMeasured before enough stream arrived.
+func (l *Live) ChunkDuration() (time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.rateLocked(); err != nil {
+		return 0, err
+	}
+	spanUs := l.chunks[len(l.chunks)-1].TimestampUs - l.chunks[0].TimestampUs
+	return time.Duration(spanUs/int64(len(l.chunks)-1)) * time.Microsecond, nil
+}
+
 // Stats returns a snapshot of the counters.
 func (l *Live) Stats() LiveStats {
 	l.mu.Lock()

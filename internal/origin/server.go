@@ -40,9 +40,10 @@ type Descriptor struct {
 	SwarmID    string `json:"swarm_id"`   // hex
 	OriginKey  string `json:"origin_key"` // Ed25519 public key, hex
 	ChunkBytes int    `json:"chunk_bytes"`
-	RateBps    int64  `json:"rate_bps"` // measured from the ingest
-	Tracker    string `json:"tracker"`  // base URL for tracker.Client
-	Booster    string `json:"booster"`  // GET Booster+SEQ returns chunk SEQ
+	RateBps    int64  `json:"rate_bps"`           // measured from the ingest
+	ChunkUs    int64  `json:"chunk_us,omitempty"` // mean time per chunk, measured from the ingest
+	Tracker    string `json:"tracker"`            // base URL for tracker.Client
+	Booster    string `json:"booster"`            // GET Booster+SEQ returns chunk SEQ
 	Seed       string `json:"seed,omitempty"`
 }
 
@@ -185,6 +186,7 @@ func (s *Server) Descriptor(name, host string) (Descriptor, error) {
 		OriginKey:  hex.EncodeToString(st.live.PublicKey()),
 		ChunkBytes: s.cfg.ChunkBytes,
 		RateBps:    rate,
+		ChunkUs:    chunkUs(st.live),
 		Tracker:    base,
 		Booster:    base + LivePathPrefix + name + "/chunk/",
 	}
@@ -194,6 +196,15 @@ func (s *Server) Descriptor(name, host string) (Descriptor, error) {
 		}
 	}
 	return d, nil
+}
+
+// chunkUs is a stream's mean chunk duration in µs, 0 before it is measured.
+func chunkUs(l *Live) int64 {
+	d, err := l.ChunkDuration()
+	if err != nil {
+		return 0
+	}
+	return d.Microseconds()
 }
 
 var errNoStream = errors.New("no such stream")
