@@ -87,26 +87,41 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "playing %s\n  %s\n  %s\n  stats: %s/stats\n", url, v.TSURL(), v.PlaylistURL(), v.GatewayURL())
-	if *player != "" {
-		cmd := exec.CommandContext(ctx, *player, v.TSURL())
-		if err := cmd.Start(); err != nil {
-			fmt.Fprintf(stderr, "shoal play: start %s: %v\n", *player, err)
-		} else {
-			go func() { _ = cmd.Wait(); cancel() }() // closing the player ends play
-		}
-	}
-	statusLoop(ctx, v, stderr)
+	startPlayer(ctx, cancel, *player, v.TSURL(), stderr)
+	var prev node.ViewerStats
+	statusLoop(ctx, stderr, func() (string, bool) {
+		s := v.Stats(ctx)
+		down := s.BytesFromPeers + s.BytesFromOrigin + s.BytesFromHTTP - prev.BytesFromPeers - prev.BytesFromOrigin - prev.BytesFromHTTP
+		up := s.BytesUploaded - prev.BytesUploaded
+		prev = s
+		return fmt.Sprintf("peers %d · delay %.1fs · p2p %.0f%% · down %s · up %s · stalls %d",
+			s.Peers, s.DelayS, 100*s.P2PShare(), fmtRate(down*8), fmtRate(up*8), s.Stalls), true
+	})
 	v.Wait()
 	fmt.Fprintf(stderr, "shoal play: left the swarm\n")
 	return nil
 }
 
-// statusLoop prints one status line a second until ctx ends.
-func statusLoop(ctx context.Context, v *node.Viewer, w io.Writer) {
+// startPlayer runs the player named on url, if any; closing it ends play.
+func startPlayer(ctx context.Context, cancel context.CancelFunc, player, url string, stderr io.Writer) {
+	if player == "" {
+		return
+	}
+	cmd := exec.CommandContext(ctx, player, url)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "shoal play: start %s: %v\n", player, err)
+		return
+	}
+	go func() { _ = cmd.Wait(); cancel() }()
+}
+
+// statusLoop prints the line that next returns once a second until ctx
+// ends: in place on a terminal, one per line to a log, where a line that
+// next reports as unchanged is left out.
+func statusLoop(ctx context.Context, w io.Writer, next func() (line string, changed bool)) {
 	tty := isTerminal(w)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	var prev node.ViewerStats
 	for {
 		select {
 		case <-ctx.Done():
@@ -116,15 +131,11 @@ func statusLoop(ctx context.Context, v *node.Viewer, w io.Writer) {
 			return
 		case <-t.C:
 		}
-		s := v.Stats(ctx)
-		down := s.BytesFromPeers + s.BytesFromOrigin + s.BytesFromHTTP - prev.BytesFromPeers - prev.BytesFromOrigin - prev.BytesFromHTTP
-		up := s.BytesUploaded - prev.BytesUploaded
-		prev = s
-		line := fmt.Sprintf("peers %d · delay %.1fs · p2p %.0f%% · down %s · up %s · stalls %d",
-			s.Peers, s.DelayS, 100*s.P2PShare(), fmtRate(down*8), fmtRate(up*8), s.Stalls)
-		if tty {
+		line, changed := next()
+		switch {
+		case tty:
 			fmt.Fprintf(w, "\r\033[K%s", line)
-		} else {
+		case changed:
 			fmt.Fprintln(w, line)
 		}
 	}
