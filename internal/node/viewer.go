@@ -103,18 +103,31 @@ func FetchDescriptor(ctx context.Context, c *http.Client, pageURL string) (origi
 	}
 }
 
-func fetchDescriptorOnce(ctx context.Context, c *http.Client, u string) (d origin.Descriptor, retry bool, err error) {
+// errRequest marks a request that could not even be made (a bad URL).
+var errRequest = errors.New("bad request")
+
+// getJSON asks u for JSON and returns the answer with at most 64 KiB of
+// its body.
+func getJSON(ctx context.Context, c *http.Client, u string) (*http.Response, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return d, false, fmt.Errorf("%w: %v", ErrDescriptor, err)
+		return nil, nil, fmt.Errorf("%w: %v", errRequest, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		return d, true, fmt.Errorf("%w: %v", ErrDescriptor, err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp, body, nil
+}
+
+func fetchDescriptorOnce(ctx context.Context, c *http.Client, u string) (d origin.Descriptor, retry bool, err error) {
+	resp, body, err := getJSON(ctx, c, u)
+	if err != nil {
+		return d, !errors.Is(err, errRequest), fmt.Errorf("%w: %v", ErrDescriptor, err)
+	}
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return d, true, ErrNotLive

@@ -202,11 +202,16 @@ type ViewerStats struct {
 
 // P2PShare is the part of received bytes that came from other viewers.
 func (s ViewerStats) P2PShare() float64 {
-	total := s.BytesFromPeers + s.BytesFromOrigin + s.BytesFromHTTP
+	return p2pShare(s.BytesFromPeers, s.BytesFromOrigin, s.BytesFromHTTP)
+}
+
+// p2pShare is fromPeers over all bytes received.
+func p2pShare(fromPeers, fromOrigin, fromHTTP int64) float64 {
+	total := fromPeers + fromOrigin + fromHTTP
 	if total == 0 {
 		return 0
 	}
-	return float64(s.BytesFromPeers) / float64(total)
+	return float64(fromPeers) / float64(total)
 }
 
 // Stats returns the viewer's counters, read on the engine's goroutine.

@@ -116,17 +116,10 @@ type VOD struct {
 // links resolve.
 func FetchFileDescriptor(ctx context.Context, c *http.Client, link string) (origin.FileDescriptor, *url.URL, error) {
 	var d origin.FileDescriptor
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	resp, body, err := getJSON(ctx, c, link)
 	if err != nil {
 		return d, nil, fmt.Errorf("%w: %v", ErrFileDescriptor, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return d, nil, fmt.Errorf("%w: %v", ErrFileDescriptor, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode != http.StatusOK {
 		return d, nil, fmt.Errorf("%w: %s answered %s: %s", ErrFileDescriptor, link, resp.Status, strings.TrimSpace(string(body)))
 	}

@@ -233,11 +233,7 @@ type VODStats struct {
 
 // P2PShare is the part of received bytes that came from other viewers.
 func (s VODStats) P2PShare() float64 {
-	total := s.BytesFromPeers + s.BytesFromOrigin + s.BytesFromHTTP
-	if total == 0 {
-		return 0
-	}
-	return float64(s.BytesFromPeers) / float64(total)
+	return p2pShare(s.BytesFromPeers, s.BytesFromOrigin, s.BytesFromHTTP)
 }
 
 // Stats returns the viewer's counters, read on the engine's goroutine.
