@@ -39,6 +39,7 @@ type Engine struct {
 	fHandshake  wire.Handshake
 	fHave       wire.Have
 	fBitfield   wire.Bitfield
+	fKeyframe   wire.Keyframe
 	outBitfield wire.Bitfield
 	fTree       wire.Tree
 	outTree     wire.Tree

@@ -33,6 +33,8 @@ type liveChunk struct {
 	pushedTo    *peer         // origin: the first peer it was pushed to
 	askedBy     *peer         // origin: the first other peer that asked for it
 	lateCounted bool
+	rapHint     bool  // a peer says it starts a random-access point
+	hintTs      int64 // and that its timestamp is this
 }
 
 type liveState struct {
@@ -52,6 +54,9 @@ type liveState struct {
 	refSeq     uint64
 	refTs      int64
 	refOK      bool
+	hintRefSeq uint64 // the newest keyframe hint: deadlines before any chunk is verified
+	hintRefTs  int64
+	hintRefOK  bool
 	firstSeq   uint64
 	firstTs    int64
 	offsetUs   int64 // engine time µs minus origin time µs
@@ -279,8 +284,12 @@ func (l *liveState) deadline(now time.Duration, seq uint64) time.Duration {
 	var ts int64
 	if c := l.peek(seq); c != nil && c.metaOK {
 		ts = c.meta.TimestampUs
+	} else if c != nil && c.rapHint {
+		ts = c.hintTs
 	} else if l.refOK {
 		ts = l.refTs + (int64(seq)-int64(l.refSeq))*l.dur.Microseconds()
+	} else if l.hintRefOK {
+		ts = l.hintRefTs + (int64(seq)-int64(l.hintRefSeq))*l.dur.Microseconds()
 	} else {
 		// nothing known yet: the edge was produced about now
 		return now + l.s.e.cfg.PlayDelay - time.Duration(int64(l.edge)-int64(seq))*l.dur
@@ -309,6 +318,7 @@ func (l *liveState) play(now time.Duration) {
 		l.joined = true
 	}
 	if !l.started {
+		l.skipToKeyframe(now)
 		// the first random-access chunk at or after joinSeq starts playback
 		for v := l.joinSeq; v <= l.edge; v++ {
 			c := l.peek(v)
@@ -368,6 +378,36 @@ func (l *liveState) play(now time.Duration) {
 	}
 }
 
+// A newcomer starts at a keyframe it has at least joinStartMargin to fetch,
+// and asks the booster for its first chunks once they are joinBoostMargin
+// from their deadline: until it plays, nothing it lacks can wait.
+const (
+	joinStartMargin = 400 * time.Millisecond
+	joinBoostMargin = 700 * time.Millisecond
+)
+
+// skipToKeyframe moves joinSeq to the first random-access chunk, known from
+// the chunk itself or from a peer's Keyframe hint, that can still be fetched
+// and played on time, so a newcomer neither waits for chunks that cannot
+// start playback nor fetches them. Once joinSeq is at one it stays there
+// until play finds it late.
+func (l *liveState) skipToKeyframe(now time.Duration) {
+	for v := l.joinSeq; v <= l.edge && v-l.joinSeq < uint64(l.ring/4); v++ {
+		c := l.peek(v)
+		if c == nil {
+			continue
+		}
+		rap := c.rapHint
+		if c.metaOK {
+			rap = c.meta.Flags&wire.ChunkRAP != 0
+		}
+		if rap && (v == l.joinSeq || c.have || l.deadline(now, v) > now+joinStartMargin) {
+			l.joinSeq = v
+			return
+		}
+	}
+}
+
 // due says whether chunk v's deadline has passed. One whose timestamp is not
 // known yet is due once a later one known is (timestamps never go back), and
 // not before: an extrapolation from chunk counts misjudges sources that
@@ -416,12 +456,14 @@ func (l *liveState) schedule(now time.Duration) {
 			// a chunk that lands anyway makes the booster's bytes waste
 			if p := c.reqPeer; dl-now < cfg.BoostMargin && (p == nil || now-max(c.reqAt, c.lastAt) > p.rtt()) {
 				l.boost(now, c, dl)
+			} else if !l.started && v < l.joinSeq+4 && dl-now < joinBoostMargin {
+				l.boost(now, c, dl)
 			}
 		}
-		if dl-now < cfg.UrgentWindow {
+		if dl-now < cfg.UrgentWindow || !l.started {
 			urgentEnd = v + 1
 			if !c.inflight {
-				l.fetch(now, c, dl, true)
+				l.fetch(now, c, dl, dl-now < cfg.UrgentWindow)
 			}
 		}
 	}
@@ -578,6 +620,10 @@ func (l *liveState) request(now time.Duration, p *peer, c *liveChunk, dl time.Du
 	p.outstanding++
 	p.reqs.add(c.seq)
 	ms := (dl - now) / time.Millisecond
+	if !l.started {
+		// a newcomer has nothing to play yet: its requests are urgent
+		ms = min(ms, l.s.e.cfg.UrgentWindow/2/time.Millisecond)
+	}
 	if ms < 1 {
 		ms = 1
 	}

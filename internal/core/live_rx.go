@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -203,7 +204,7 @@ func (l *liveState) accept(now time.Duration, c *liveChunk) {
 	fresh := c.seq >= l.edge
 	for _, p := range s.list {
 		if p.state == peerConnected && !l.peerHas(p, c.seq) {
-			p.haves.add(c.seq)
+			p.addHave(c.seq, &c.meta)
 			if fresh {
 				p.haveAt = now + haveInterval
 				p.markDirty(s.e)
@@ -245,7 +246,7 @@ func (e *Engine) Publish(now time.Duration, id integrity.Hash, seq uint64, meta 
 	s.stats.ChunksVerified++
 	for _, p := range s.list {
 		if p.state == peerConnected {
-			p.haves.add(seq)
+			p.addHave(seq, &meta)
 			p.announce(now)
 		}
 	}
@@ -364,4 +365,44 @@ func (e *Engine) HandleBoosted(now time.Duration, id integrity.Hash, seq uint64,
 	}
 	l.accept(now, c)
 	return nil
+}
+
+// onKeyframe takes one entry of a Keyframe frame: a Have, and a hint of
+// where playback can start and when that start is due.
+func (l *liveState) onKeyframe(now time.Duration, p *peer, k wire.KeyframeEntry) {
+	if k.Chunk == math.MaxUint64 {
+		return
+	}
+	l.s.onHave(now, p, k.Chunk, k.Chunk+1)
+	if !l.inWindow(k.Chunk) {
+		return
+	}
+	c := l.slot(k.Chunk)
+	if c == nil || c.metaOK {
+		return
+	}
+	c.rapHint, c.hintTs = true, k.TimestampUs
+	if !l.hintRefOK || k.Chunk > l.hintRefSeq {
+		l.hintRefSeq, l.hintRefTs, l.hintRefOK = k.Chunk, k.TimestampUs, true
+	}
+}
+
+// appendKeyframes appends a Keyframe frame naming the random-access chunks
+// held in [lo, hi), the newest that fit in room bytes, so that a newcomer
+// knows at once where it can start to play.
+func (l *liveState) appendKeyframes(b []byte, lo, hi uint64, room int) []byte {
+	m := &l.s.e.fKeyframe
+	m.Entries = m.Entries[:0]
+	for v := hi; v > lo && len(m.Entries) < 8; v-- {
+		if c := l.peek(v - 1); c != nil && c.have && c.metaOK && c.meta.Flags&wire.ChunkRAP != 0 {
+			m.Entries = append(m.Entries, wire.KeyframeEntry{Chunk: v - 1, TimestampUs: c.meta.TimestampUs})
+		}
+	}
+	for len(m.Entries) > 0 && m.Len() > room {
+		m.Entries = m.Entries[:len(m.Entries)-1] // keep the newest
+	}
+	if len(m.Entries) == 0 {
+		return b
+	}
+	return m.Append(b)
 }

@@ -59,7 +59,8 @@ type peer struct {
 	needKeep    bool
 	closeReason int // -1 none
 	haves       rangeList
-	haveAt      time.Duration // when waiting Haves may go on their own
+	haveAt      time.Duration        // when waiting Haves may go on their own
+	keyframes   []wire.KeyframeEntry // live: Haves of random-access chunks, sent as Keyframe
 	rejects     rangeList
 	cancels     rangeList
 	reqs        rangeList
@@ -220,6 +221,16 @@ func (r *rangeList) take(dst []wire.Range, max int) []wire.Range {
 const haveInterval = 150 * time.Millisecond
 
 // announce schedules the waiting Haves for p.
+// addHave queues a live chunk's announcement: a random-access chunk goes
+// out as Keyframe, any other as Have.
+func (p *peer) addHave(seq uint64, m *ChunkMeta) {
+	if m.Flags&wire.ChunkRAP != 0 && len(p.keyframes) < wire.MaxKeyframes {
+		p.keyframes = append(p.keyframes, wire.KeyframeEntry{Chunk: seq, TimestampUs: m.TimestampUs})
+	} else {
+		p.haves.add(seq)
+	}
+}
+
 func (p *peer) announce(now time.Duration) {
 	if now >= p.haveAt {
 		p.haveAt = now + haveInterval

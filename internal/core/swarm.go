@@ -246,6 +246,12 @@ func (s *swarm) handleFrames(now time.Duration, from netip.AddrPort, b []byte) {
 					s.onHave(now, p, r.Start, r.End)
 				}
 			}
+		case wire.TypeKeyframe:
+			if n, err = e.fKeyframe.Parse(b); err == nil && s.live != nil {
+				for _, k := range e.fKeyframe.Entries {
+					s.live.onKeyframe(now, p, k)
+				}
+			}
 		case wire.TypeBitfield:
 			if n, err = e.fBitfield.Parse(b); err == nil {
 				s.onBitfield(now, p, &e.fBitfield)
@@ -457,7 +463,7 @@ func (s *swarm) tick(now time.Duration) {
 				p.needKeep = true
 				p.markDirty(e)
 			}
-			if p.ackPending > 0 || (len(p.haves) > 0 && now >= p.haveAt) {
+			if p.ackPending > 0 || (len(p.haves)+len(p.keyframes) > 0 && now >= p.haveAt) {
 				p.markDirty(e)
 			}
 		}

@@ -189,6 +189,16 @@ func (e *Engine) buildControl(now time.Duration, p *peer, b []byte) (out []byte,
 	if p.ackPending > 0 && e.space(b) > 60 {
 		b = e.appendAck(now, p, b)
 	}
+	if len(p.keyframes) > 0 {
+		m := &e.fKeyframe
+		m.Entries = append(m.Entries[:0], p.keyframes...)
+		if len(b)+m.Len() <= e.cfg.MaxDatagramBytes {
+			b = m.Append(b)
+			p.keyframes = p.keyframes[:0]
+		} else {
+			more = true
+		}
+	}
 	b, more = e.appendRanges(b, &p.haves, wire.TypeHave, 0, more)
 	b, more = e.appendRanges(b, &p.rejects, wire.TypeReject, 0, more)
 	b, more = e.appendRanges(b, &p.cancels, wire.TypeCancel, 0, more)
@@ -239,6 +249,7 @@ func (e *Engine) appendRanges(b []byte, l *rangeList, t wire.Type, deadlineMs ui
 	case wire.TypeHave:
 		e.fHave.Ranges = l.take(e.fHave.Ranges[:0], n)
 		b = e.fHave.Append(b)
+
 	case wire.TypeReject:
 		e.fReject.Ranges = l.take(e.fReject.Ranges[:0], n)
 		b = e.fReject.Append(b)
@@ -356,6 +367,7 @@ func (s *swarm) chunkForServe(v uint64) ([]byte, ChunkMeta, bool) {
 }
 
 func (s *swarm) appendBitfield(b []byte, p *peer, room int) ([]byte, bool) {
+	start := len(b)
 	var lo, hi uint64 // [lo, hi) to describe
 	if s.live != nil {
 		l := s.live
@@ -388,6 +400,9 @@ func (s *swarm) appendBitfield(b []byte, p *peer, room int) ([]byte, bool) {
 	}
 	if any {
 		b = bf.Append(b)
+	}
+	if s.live != nil {
+		b = s.live.appendKeyframes(b, lo, lo+count, room-(len(b)-start))
 	}
 	if s.vod != nil {
 		p.bfNext = int(lo + count)

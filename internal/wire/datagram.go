@@ -45,6 +45,8 @@ func newMessage(t Type) interface {
 		return new(Proof)
 	case TypeTree:
 		return new(Tree)
+	case TypeKeyframe:
+		return new(Keyframe)
 	}
 	return new(Unknown)
 }

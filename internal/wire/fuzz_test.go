@@ -100,6 +100,7 @@ func FuzzClose(f *testing.F)            { fuzzFrame[Close](f, TypeClose) }
 func FuzzSigned(f *testing.F)           { fuzzFrame[Signed](f, TypeSigned) }
 func FuzzProof(f *testing.F)            { fuzzFrame[Proof](f, TypeProof) }
 func FuzzTree(f *testing.F)             { fuzzFrame[Tree](f, TypeTree) }
+func FuzzKeyframe(f *testing.F)         { fuzzFrame[Keyframe](f, TypeKeyframe) }
 func FuzzUnknown(f *testing.F)          { fuzzFrame[Unknown](f, 0x7f) }
 
 func FuzzHeader(f *testing.F) {

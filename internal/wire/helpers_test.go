@@ -159,6 +159,10 @@ func validCases() []struct {
 		{"tree/four", &Tree{Want: 5, Grant: 10, Depths: []uint8{0, 1, 2, DepthNone}}},
 		{"tree/max", &Tree{Want: max64, Grant: max64, Depths: make([]uint8, MaxSubstreams)}},
 
+		{"keyframe/empty", &Keyframe{}},
+		{"keyframe/some", &Keyframe{Entries: []KeyframeEntry{{Chunk: 16, TimestampUs: 1_700_000_000_000_000}, {Chunk: 32, TimestampUs: -5}}}},
+		{"keyframe/max", &Keyframe{Entries: manyKeyframes(MaxKeyframes)}},
+
 		{"unknown/empty", &Unknown{Code: 0x7f}},
 		{"unknown/body", &Unknown{Code: 0xff, Body: filled(300, 1)}},
 	}
@@ -209,4 +213,12 @@ func equalValue(a, b reflect.Value) bool {
 		return true
 	}
 	return a.Equal(b)
+}
+
+func manyKeyframes(n int) []KeyframeEntry {
+	es := make([]KeyframeEntry, n)
+	for i := range es {
+		es[i] = KeyframeEntry{Chunk: math.MaxUint64 - uint64(i), TimestampUs: math.MinInt64 + int64(i)}
+	}
+	return es
 }

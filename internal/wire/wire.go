@@ -67,8 +67,9 @@ const (
 	TypeSigned           Type = 0x0f
 	TypeProof            Type = 0x10
 	TypeTree             Type = 0x11
+	TypeKeyframe         Type = 0x12
 
-	numTypes = 0x12 // one past the highest known code
+	numTypes = 0x13 // one past the highest known code
 )
 
 var typeNames = [numTypes]string{
@@ -89,6 +90,7 @@ var typeNames = [numTypes]string{
 	TypeSigned:           "signed",
 	TypeProof:            "proof",
 	TypeTree:             "tree",
+	TypeKeyframe:         "keyframe",
 }
 
 // Known reports whether t is a frame type this version defines.

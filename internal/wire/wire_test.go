@@ -129,6 +129,8 @@ func TestMalformed(t *testing.T) {
 		{"have count not shortest", TypeHave, frame(TypeHave, 0x80, 0x00), ErrMalformed},
 		{"cancel descending", TypeCancel, frame(TypeCancel, uv(2, 3, 1, 2, 1)...), ErrMalformed},
 		{"reject too many", TypeReject, frame(TypeReject, uv(1000)...), ErrTooLarge},
+		{"keyframe too many", TypeKeyframe, frame(TypeKeyframe, uv(MaxKeyframes+1)...), ErrTooLarge},
+		{"keyframe truncated entry", TypeKeyframe, frame(TypeKeyframe, uv(1, 5)...), ErrMalformed},
 
 		// Bitfield.
 		{"bitfield too many bits", TypeBitfield, frame(TypeBitfield, cat(uv(0, MaxBitfieldBits+1), make([]byte, MaxBitfieldBits/8+1))...), ErrTooLarge},
@@ -348,7 +350,8 @@ func TestTypeString(t *testing.T) {
 		{TypeProof, "proof"},
 		{0, "type(0x00)"},
 		{TypeTree, "tree"},
-		{0x12, "type(0x12)"},
+		{TypeKeyframe, "keyframe"},
+		{0x13, "type(0x13)"},
 		{0xfe, "type(0xfe)"},
 	}
 	for _, tc := range tests {

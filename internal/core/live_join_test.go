@@ -1,0 +1,94 @@
+package core_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/shoalstream/shoal/internal/core"
+	"github.com/shoalstream/shoal/internal/wire"
+)
+
+// A viewer that joins a running stream hears where the keyframes are, with
+// their timestamps, before any chunk reaches it, starts at one of them and
+// does not fetch the chunks before it.
+func TestLiveNewcomerStartsAtHintedKeyframe(t *testing.T) {
+	f, vs := newLiveFixture(t, 5, 2, nil)
+	f.produce(20 * time.Second)
+	f.net.run(6 * time.Second)
+
+	cfg := core.DefaultConfig()
+	cfg.UnixEpochUs = 1
+	late := f.net.add(cfg)
+	var hints []wire.KeyframeEntry
+	dataBeforeHints := 0
+	var firstData = ^uint64(0)
+	f.net.filter = func(from, to netip.AddrPort, b []byte) []byte {
+		if to != late.addr {
+			return b
+		}
+		if _, msgs, err := wire.ParseDatagram(b); err == nil {
+			for _, m := range msgs {
+				switch m := m.(type) {
+				case *wire.Keyframe:
+					hints = append(hints, m.Entries...)
+				case *wire.Data:
+					if len(hints) == 0 {
+						dataBeforeHints++
+					}
+					firstData = min(firstData, m.Chunk)
+				}
+			}
+		}
+		return b
+	}
+	joinAt := f.net.now
+	if err := late.e.AddSwarm(joinAt, f.desc); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append([]*pipeNode{f.origin}, vs...) {
+		if err := late.e.AddPeer(joinAt, f.desc.ID, p.addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ready *core.Event
+	var readyAt time.Duration
+	late.onEvent = func(now time.Duration, ev core.Event) {
+		if ev.Kind == core.EventReady && ready == nil {
+			ready, readyAt = &ev, now
+		}
+	}
+	f.net.kick(late)
+	f.net.run(12 * time.Second)
+
+	if len(hints) == 0 || dataBeforeHints > 0 {
+		t.Fatalf("newcomer heard %d keyframe hints, %d data datagrams before the first", len(hints), dataBeforeHints)
+	}
+	dur := time.Duration(int64(f.desc.ChunkBytes) * 8 * int64(time.Second) / f.desc.RateBps)
+	for _, h := range hints {
+		if h.Chunk%15 != 0 {
+			t.Errorf("hint names chunk %d, which is not a keyframe", h.Chunk)
+		}
+		if want := int64(h.Chunk)*int64(dur/time.Microsecond) + 100_000 - 1; h.TimestampUs < want-2 || h.TimestampUs > want+2 {
+			t.Errorf("hint for chunk %d has timestamp %d µs, want about %d", h.Chunk, h.TimestampUs, want)
+		}
+	}
+	if ready == nil {
+		t.Fatal("newcomer never started")
+	}
+	if ready.Seq%15 != 0 {
+		t.Errorf("started at chunk %d, not a keyframe", ready.Seq)
+	}
+	if firstData < ready.Seq {
+		t.Errorf("fetched chunk %d, before its start at %d", firstData, ready.Seq)
+	}
+	// a keyframe every 15 chunks (~1 s) and a 2.9 s play delay: the start
+	// is the first keyframe at least the start margin ahead of its deadline
+	if d := readyAt - joinAt; d > 1500*time.Millisecond {
+		t.Errorf("started %v after joining, want ≤ 1.5 s", d)
+	}
+	_, missed := playedAfter(late, f, ready.Seq)
+	if missed > 0 {
+		t.Errorf("newcomer missed %d chunks after starting", missed)
+	}
+}
