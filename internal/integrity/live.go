@@ -105,6 +105,7 @@ func (s *Signer) Sign(m ChunkMeta, data []byte) ([SignatureSize]byte, error) {
 type Verifier struct {
 	pub     ed25519.PublicKey
 	swarmID Hash
+	key     *fixedKey
 }
 
 // NewVerifier returns a Verifier for swarmID under pub, which it copies. It
@@ -113,7 +114,7 @@ func NewVerifier(pub ed25519.PublicKey, swarmID Hash) (*Verifier, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: public key is %d bytes, want %d", ErrKey, len(pub), ed25519.PublicKeySize)
 	}
-	return &Verifier{pub: bytes.Clone(pub), swarmID: swarmID}, nil
+	return &Verifier{pub: bytes.Clone(pub), swarmID: swarmID, key: newFixedKey(pub)}, nil
 }
 
 // SwarmID returns the swarm ID the verifier checks for.
@@ -132,7 +133,7 @@ func (v *Verifier) Verify(m ChunkMeta, data []byte, sig [SignatureSize]byte) err
 // of the chunk data; m.Length is then taken as given.
 func (v *Verifier) VerifyDigest(m ChunkMeta, digest Hash, sig [SignatureSize]byte) error {
 	msg := signedMessage(&v.swarmID, &m, &digest)
-	if !ed25519.Verify(v.pub, msg[:], sig[:]) {
+	if !v.key.verify(msg[:], &sig) {
 		return fmt.Errorf("%w: chunk %d", ErrBadSignature, m.Seq)
 	}
 	return nil

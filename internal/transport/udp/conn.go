@@ -142,14 +142,8 @@ func (c *Conn) start() {
 
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
-	bufs := make([][]byte, readBatchLen)
-	for i := range bufs {
-		bufs[i] = make([]byte, readBufLen)
-	}
-	sizes := make([]int, readBatchLen)
-	addrs := make([]netip.AddrPort, readBatchLen)
 	for {
-		n, err := c.pc.readBatch(bufs, sizes, addrs)
+		segs, addrs, err := c.pc.readBatch()
 		if err != nil {
 			select {
 			case <-c.done:
@@ -165,8 +159,8 @@ func (c *Conn) readLoop() {
 			continue
 		}
 		now := c.clock()
-		for i := range n {
-			c.handleDatagram(now, addrs[i], bufs[i][:sizes[i]])
+		for i, b := range segs {
+			c.handleDatagram(now, addrs[i], b)
 		}
 	}
 }

@@ -43,9 +43,9 @@ type memConn struct {
 	once   sync.Once
 }
 
-func (m *memConn) readBatch([][]byte, []int, []netip.AddrPort) (int, error) {
+func (m *memConn) readBatch() ([][]byte, []netip.AddrPort, error) {
 	<-m.closed
-	return 0, net.ErrClosed
+	return nil, nil, net.ErrClosed
 }
 
 func (m *memConn) writeTo(b []byte, addr netip.AddrPort) error {

@@ -62,6 +62,8 @@ type Options struct {
 
 	// noBatch forces one system call per datagram (benchmark comparisons).
 	noBatch bool
+	// noOffload turns segmentation offload (GSO, GRO) off (comparisons).
+	noOffload bool
 }
 
 // DefaultOptions returns the defaults documented on Options.

@@ -1,20 +1,40 @@
 package udp
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/net/ipv4"
 )
 
-// readBatchLen is how many datagrams one read may return.
+// readBatchLen is how many datagrams one read may return without
+// receive offload.
 const readBatchLen = 64
 
 // readBufLen exceeds MaxPacketSize so an oversized datagram shows as such
 // instead of being silently truncated to a valid-looking length.
 const readBufLen = 2048
+
+// With receive offload (GRO) the kernel hands over runs of datagrams from
+// one sender as one buffer of up to 64 KiB, so fewer, larger buffers.
+const (
+	groReadMsgs   = 32
+	groReadBufLen = 1 << 16
+)
+
+// A send with segmentation offload (GSO) carries a run of datagrams of one
+// size (the last may be shorter) to one address in one buffer; the kernel
+// or the NIC cuts it up. The limits are the kernel's (UDP_MAX_SEGMENTS) and
+// a UDP payload's.
+const (
+	gsoMaxSegments = 64
+	gsoMaxBytes    = 65000
+)
 
 // outPacket is one datagram to write.
 type outPacket struct {
@@ -26,8 +46,10 @@ type outPacket struct {
 // packetConn is what a Conn needs from its socket. Reads come from one
 // goroutine; writes from any.
 type packetConn interface {
-	// readBatch fills bufs[i][:sizes[i]] from addrs[i] for i < n.
-	readBatch(bufs [][]byte, sizes []int, addrs []netip.AddrPort) (n int, err error)
+	// readBatch waits for datagrams and returns them, segs[i] from
+	// addrs[i]. Both slices and the bytes belong to the packetConn and are
+	// valid until the next call.
+	readBatch() (segs [][]byte, addrs []netip.AddrPort, err error)
 	writeTo(b []byte, addr netip.AddrPort) error
 	writeBatch(pkts []outPacket) error
 	localAddr() netip.AddrPort
@@ -42,15 +64,29 @@ type batchRW interface {
 }
 
 // udpSocket is a packetConn over a real UDP socket, using recvmmsg and
-// sendmmsg where the platform has them.
+// sendmmsg where the platform has them, and segmentation offload where
+// the kernel has it (Linux: UDP_SEGMENT, UDP_GRO).
 type udpSocket struct {
 	conn  *net.UDPConn
 	local netip.AddrPort
 	v6    bool    // an AF_INET6 socket (possibly dual-stack)
 	batch batchRW // nil: one system call per datagram
+	gso   atomic.Bool
+	gro   bool
 
-	rmsgs []ipv4.Message // owned by the reading goroutine
-	wpool sync.Pool      // *[]ipv4.Message of readBatchLen, one buffer each
+	// owned by the reading goroutine
+	rmsgs  []ipv4.Message
+	rbufs  [][]byte
+	segs   [][]byte
+	saddrs []netip.AddrPort
+
+	wpool sync.Pool // *writeScratch
+}
+
+// writeScratch is what one writeBatch call builds its system call from.
+type writeScratch struct {
+	ms  []ipv4.Message
+	oob []byte // gsoControlLen bytes per message
 }
 
 func listenUDP(addr string, opts Options) (*udpSocket, error) {
@@ -75,6 +111,31 @@ func listenUDP(addr string, opts Options) (*udpSocket, error) {
 	if !opts.noBatch {
 		s.batch = newBatchRW(conn, s.v6)
 	}
+	if s.batch != nil && !opts.noOffload {
+		gso, gro := enableOffload(conn)
+		s.gso.Store(gso)
+		s.gro = gro
+	}
+	msgs, bufLen := readBatchLen, readBufLen
+	switch {
+	case s.batch == nil:
+		msgs = 1
+	case s.gro:
+		msgs, bufLen = groReadMsgs, groReadBufLen
+	}
+	s.rbufs = make([][]byte, msgs)
+	for i := range s.rbufs {
+		s.rbufs[i] = make([]byte, bufLen)
+	}
+	if s.batch != nil {
+		s.rmsgs = make([]ipv4.Message, msgs)
+		for i := range s.rmsgs {
+			s.rmsgs[i].Buffers = [][]byte{s.rbufs[i]}
+			if s.gro {
+				s.rmsgs[i].OOB = make([]byte, groControlLen)
+			}
+		}
+	}
 	return s, nil
 }
 
@@ -82,39 +143,53 @@ func (s *udpSocket) localAddr() netip.AddrPort { return s.local }
 
 func (s *udpSocket) close() error { return s.conn.Close() }
 
-func (s *udpSocket) readBatch(bufs [][]byte, sizes []int, addrs []netip.AddrPort) (int, error) {
-	if s.batch == nil {
-		n, ap, err := s.conn.ReadFromUDPAddrPort(bufs[0])
-		if err != nil {
-			return 0, err
-		}
-		sizes[0], addrs[0] = n, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		return 1, nil
+func unmapAddr(a net.Addr) netip.AddrPort {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		ap := ua.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	if len(s.rmsgs) != len(bufs) {
-		s.rmsgs = make([]ipv4.Message, len(bufs))
-		for i := range s.rmsgs {
-			s.rmsgs[i].Buffers = [][]byte{nil}
+	return netip.AddrPort{}
+}
+
+func (s *udpSocket) readBatch() ([][]byte, []netip.AddrPort, error) {
+	s.segs, s.saddrs = s.segs[:0], s.saddrs[:0]
+	if s.batch == nil {
+		n, ap, err := s.conn.ReadFromUDPAddrPort(s.rbufs[0])
+		if err != nil {
+			return nil, nil, err
 		}
+		s.segs = append(s.segs, s.rbufs[0][:n])
+		s.saddrs = append(s.saddrs, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+		return s.segs, s.saddrs, nil
 	}
 	for i := range s.rmsgs {
-		s.rmsgs[i].Buffers[0] = bufs[i]
 		s.rmsgs[i].Addr = nil
 	}
 	n, err := s.batch.ReadBatch(s.rmsgs, 0)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	for i := 0; i < n; i++ {
-		sizes[i] = s.rmsgs[i].N
-		if ua, ok := s.rmsgs[i].Addr.(*net.UDPAddr); ok {
-			ap := ua.AddrPort()
-			addrs[i] = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		} else {
-			addrs[i] = netip.AddrPort{}
+	for i := range n {
+		m := &s.rmsgs[i]
+		b := s.rbufs[i][:m.N]
+		from := unmapAddr(m.Addr)
+		seg := 0
+		if s.gro {
+			seg = groSegmentSize(m.OOB[:m.NN])
+		}
+		if seg <= 0 || seg >= len(b) {
+			s.segs = append(s.segs, b)
+			s.saddrs = append(s.saddrs, from)
+			continue
+		}
+		for len(b) > 0 {
+			k := min(seg, len(b))
+			s.segs = append(s.segs, b[:k])
+			s.saddrs = append(s.saddrs, from)
+			b = b[k:]
 		}
 	}
-	return n, nil
+	return s.segs, s.saddrs, nil
 }
 
 func (s *udpSocket) writeTo(b []byte, addr netip.AddrPort) error {
@@ -132,38 +207,77 @@ func (s *udpSocket) writeBatch(pkts []outPacket) error {
 		}
 		return nil
 	}
-	mp, _ := s.wpool.Get().(*[]ipv4.Message)
-	if mp == nil {
-		ms := make([]ipv4.Message, readBatchLen)
-		for i := range ms {
-			ms[i].Buffers = make([][]byte, 1)
-		}
-		mp = &ms
+	ws, _ := s.wpool.Get().(*writeScratch)
+	if ws == nil {
+		ws = &writeScratch{ms: make([]ipv4.Message, readBatchLen), oob: make([]byte, readBatchLen*gsoControlLen)}
 	}
-	ms := *mp
 	defer func() {
-		for i := range ms {
-			ms[i].Buffers[0], ms[i].Addr = nil, nil
+		for i := range ws.ms {
+			ws.ms[i] = ipv4.Message{Buffers: ws.ms[i].Buffers[:0]}
 		}
-		s.wpool.Put(mp)
+		s.wpool.Put(ws)
 	}()
 	for len(pkts) > 0 {
-		k := min(len(pkts), len(ms))
-		for i := range k {
-			ua := pkts[i].ua
-			if ua == nil {
-				ua = net.UDPAddrFromAddrPort(pkts[i].addr)
-			}
-			ms[i].Buffers[0], ms[i].Addr = pkts[i].b, ua
-		}
+		gso := s.gso.Load()
+		k, used := s.pack(ws, pkts, gso)
+		ms := ws.ms[:k]
 		for sent := 0; sent < k; {
 			n, err := s.batch.WriteBatch(ms[sent:k], 0)
 			if err != nil {
+				if gso && errors.Is(err, syscall.EIO) {
+					// the device cannot take offloaded runs: send them
+					// one datagram at a time from now on
+					s.gso.Store(false)
+					used = 0
+					for _, m := range ms[:sent] {
+						used += len(m.Buffers)
+					}
+					break
+				}
 				return err
 			}
 			sent += n
 		}
-		pkts = pkts[k:]
+		pkts = pkts[used:]
 	}
 	return nil
+}
+
+// pack fills ws.ms from the head of pkts and returns how many messages it
+// built and how many packets they carry. With gso, a run of packets to one
+// address, all of one size but the last, which may be shorter, goes in one
+// message.
+func (s *udpSocket) pack(ws *writeScratch, pkts []outPacket, gso bool) (msgs, used int) {
+	for msgs < len(ws.ms) && used < len(pkts) {
+		p := &pkts[used]
+		ua := p.ua
+		if ua == nil {
+			ua = net.UDPAddrFromAddrPort(p.addr)
+		}
+		m := &ws.ms[msgs]
+		m.Addr = ua
+		m.Buffers = append(m.Buffers[:0], p.b)
+		used++
+		if gso {
+			size, total := len(p.b), len(p.b)
+			for used < len(pkts) && len(m.Buffers) < gsoMaxSegments {
+				q := &pkts[used]
+				if q.addr != p.addr || len(q.b) > size || total+len(q.b) > gsoMaxBytes {
+					break
+				}
+				m.Buffers = append(m.Buffers, q.b)
+				total += len(q.b)
+				used++
+				if len(q.b) < size {
+					break // a shorter one ends the run
+				}
+			}
+			if len(m.Buffers) > 1 {
+				oob := ws.oob[msgs*gsoControlLen : (msgs+1)*gsoControlLen]
+				m.OOB = putGSOControl(oob, size)
+			}
+		}
+		msgs++
+	}
+	return msgs, used
 }
