@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,7 +20,15 @@ import (
 // viewer, so the run measures steady relaying rather than queues.
 const relayWindow = 128
 
-const relayChunkBytes = 16384
+// relayChunkBytes is the live chunk size, 16 KiB as the origin cuts, or
+// SHOAL_RELAY_CHUNK_BYTES (the child process of BenchmarkRelayNode
+// inherits it) to see how the per-chunk costs scale.
+var relayChunkBytes = func() int {
+	if n, err := strconv.Atoi(os.Getenv("SHOAL_RELAY_CHUNK_BYTES")); err == nil && n > 0 {
+		return n
+	}
+	return 16384
+}()
 
 // relayDesc is the swarm every benchmark node joins: a nominal rate near
 // what flows, so that timestamps and deadlines stay plausible.
@@ -143,13 +153,13 @@ func (r *relayRun) publish() {
 	if r.seq%8 == 0 {
 		flags = 1 // a random-access point now and then, as a real stream has
 	}
-	m := integrity.ChunkMeta{Seq: r.seq, TimestampUs: ts, Flags: flags, Length: relayChunkBytes}
+	m := integrity.ChunkMeta{Seq: r.seq, TimestampUs: ts, Flags: flags, Length: uint32(relayChunkBytes)}
 	sig, err := r.signer.Sign(m, r.data)
 	if err != nil {
 		b.Fatal(err)
 	}
 	s, id := r.seq, r.nodes.desc.ID
-	meta := core.ChunkMeta{TimestampUs: ts, Flags: flags, Length: relayChunkBytes, Signature: sig}
+	meta := core.ChunkMeta{TimestampUs: ts, Flags: flags, Length: uint32(relayChunkBytes), Signature: sig}
 	if err := r.org.Post(r.nodes.ctx, func(now time.Duration, e *core.Engine) { _ = e.Publish(now, id, s, meta, r.data) }); err != nil {
 		b.Fatal(err)
 	}
@@ -234,12 +244,12 @@ func BenchmarkRelay(b *testing.B) {
 	r.run(1024) // warm up: handshakes, slow start, buffers in use
 	cpu0, cpuOK := processCPU()
 	base := r.atB.Load()
-	b.SetBytes(relayChunkBytes)
+	b.SetBytes(int64(relayChunkBytes))
 	b.ResetTimer()
 	r.run(base + int64(b.N))
 	b.StopTimer()
 	if cpu1, ok := processCPU(); ok && cpuOK {
-		gib := float64(b.N) * relayChunkBytes / (1 << 30)
+		gib := float64(b.N) * float64(relayChunkBytes) / (1 << 30)
 		b.ReportMetric((cpu1-cpu0).Seconds()/gib, "cpu-s/GiB")
 	}
 }
