@@ -171,7 +171,12 @@ func (e *Engine) HandleDatagram(now time.Duration, from netip.AddrPort, b []byte
 		e.stats.Malformed++
 		return
 	}
-	s := e.swarms[tag]
+	var s *swarm
+	if len(e.order) == 1 && e.order[0].tag == tag {
+		s = e.order[0] // the common case, without the map
+	} else {
+		s = e.swarms[tag]
+	}
 	if s == nil {
 		e.stats.UnknownSwarm++
 		return

@@ -45,6 +45,8 @@ type peer struct {
 	chokesUs    bool
 	serveQ      []serveItem
 	queuedBytes int
+	joinSeq     uint64 // the swarm's join counter when p joined: s.list order
+	serving     bool   // p is in s.serving
 
 	// our requests to them
 	outstanding int
@@ -104,6 +106,24 @@ type serveItem struct {
 	metaSent bool
 	wantMeta bool
 	push     bool
+}
+
+// enqueue adds an item to p's send queue and makes sure pickData looks at p.
+func (p *peer) enqueue(it serveItem) {
+	p.serveQ = append(p.serveQ, it)
+	if p.serving {
+		return
+	}
+	p.serving = true
+	s := p.s
+	// keep s.serving in join order, the order pickData breaks ties in
+	i := len(s.serving)
+	for i > 0 && s.serving[i-1].joinSeq > p.joinSeq {
+		i--
+	}
+	s.serving = append(s.serving, nil)
+	copy(s.serving[i+1:], s.serving[i:])
+	s.serving[i] = p
 }
 
 func (p *peer) isOrigin() bool { return p.flags&wire.FlagOrigin != 0 }

@@ -74,8 +74,15 @@ func (e *Engine) pickData() (*swarm, *peer) {
 	var best *peer
 	var bestS *swarm
 	for _, s := range e.order {
-		for _, p := range s.list {
-			if len(p.serveQ) == 0 || p.state != peerConnected || !p.cc.canSend(e.cfg.MaxDatagramBytes) {
+		k := 0
+		for _, p := range s.serving {
+			if len(p.serveQ) == 0 || p.state == peerGone {
+				p.serving = false
+				continue
+			}
+			s.serving[k] = p
+			k++
+			if p.state != peerConnected || !p.cc.canSend(e.cfg.MaxDatagramBytes) {
 				continue
 			}
 			e.bestFirst(s, p)
@@ -83,6 +90,8 @@ func (e *Engine) pickData() (*swarm, *peer) {
 				best, bestS = p, s
 			}
 		}
+		clear(s.serving[k:])
+		s.serving = s.serving[:k]
 	}
 	return bestS, best
 }
