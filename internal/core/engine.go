@@ -32,8 +32,9 @@ type Engine struct {
 	tokensAt time.Duration
 	wakeAt   time.Duration
 
-	ctlQ []*peer // peers with control frames waiting
-	rr   int     // round robin over data senders
+	ctlQ    []*peer // peers with control frames waiting, from ctlQ[ctlHead]
+	ctlHead int
+	rr      int // round robin over data senders
 
 	// reused frame structs: parsing allocates nothing in steady state
 	fHandshake  wire.Handshake

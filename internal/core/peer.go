@@ -17,16 +17,26 @@ const (
 
 // peer is one neighbour in one swarm.
 type peer struct {
-	s     *swarm
-	addr  netip.AddrPort
+	// What every datagram, tick and send decision reads comes first, so
+	// that it shares a few cache lines: with thousands of engines in one
+	// process, a peer is rarely still in the cache when it is next visited.
+	s          *swarm
+	addr       netip.AddrPort
+	state      peerState
+	dirty      bool // control frames waiting
+	lastRecv   time.Duration
+	lastSend   time.Duration
+	serveQ     []serveItem
+	ackPending int
+	haves      rangeList
+	haveAt     time.Duration // when waiting Haves may go on their own
+	cc         ledbat        // our sending side
+
 	id    [32]byte
 	flags uint8 // the remote's handshake flags
-	state peerState
 
 	uploadHintBps int64
 	since         time.Duration
-	lastRecv      time.Duration
-	lastSend      time.Duration
 	hsSent        int
 	hsNext        time.Duration
 	outbound      bool
@@ -40,10 +50,8 @@ type peer struct {
 	tree peerTree
 
 	// our sending side
-	cc          ledbat
 	chokedByUs  bool
 	chokesUs    bool
-	serveQ      []serveItem
 	queuedBytes int
 	joinSeq     uint64 // the swarm's join counter when p joined: s.list order
 	serving     bool   // p is in s.serving
@@ -52,7 +60,6 @@ type peer struct {
 	outstanding int
 
 	// control frames waiting
-	dirty       bool
 	needHS      bool
 	needBF      bool
 	needChoke   bool
@@ -60,8 +67,6 @@ type peer struct {
 	needPex     bool
 	needKeep    bool
 	closeReason int // -1 none
-	haves       rangeList
-	haveAt      time.Duration // when waiting Haves may go on their own
 	rejects     rangeList
 	cancels     rangeList
 	reqs        rangeList
@@ -71,7 +76,6 @@ type peer struct {
 
 	// acknowledgement state for data they send us
 	ackRanges  rangeList
-	ackPending int
 	ackLargest uint64
 	ackSendUs  uint64
 	ackRecvAt  time.Duration
@@ -131,6 +135,12 @@ func (p *peer) isOrigin() bool { return p.flags&wire.FlagOrigin != 0 }
 func (p *peer) markDirty(e *Engine) {
 	if !p.dirty {
 		p.dirty = true
+		if h := e.ctlHead; h >= 64 && 2*h >= len(e.ctlQ) {
+			// a driver that stops polling early must not grow the queue
+			n := copy(e.ctlQ, e.ctlQ[h:])
+			clear(e.ctlQ[n:])
+			e.ctlQ, e.ctlHead = e.ctlQ[:n], 0
+		}
 		e.ctlQ = append(e.ctlQ, p)
 	}
 }
