@@ -32,8 +32,9 @@ type Engine struct {
 	tokensAt time.Duration
 	wakeAt   time.Duration
 
-	ctlQ []*peer // peers with control frames waiting
-	rr   int     // round robin over data senders
+	ctlQ    []*peer // peers with control frames waiting, from ctlQ[ctlHead]
+	ctlHead int
+	rr      int // round robin over data senders
 
 	// reused frame structs: parsing allocates nothing in steady state
 	fHandshake  wire.Handshake
@@ -172,7 +173,12 @@ func (e *Engine) HandleDatagram(now time.Duration, from netip.AddrPort, b []byte
 		e.stats.Malformed++
 		return
 	}
-	s := e.swarms[tag]
+	var s *swarm
+	if len(e.order) == 1 && e.order[0].tag == tag {
+		s = e.order[0] // the common case, without the map
+	} else {
+		s = e.swarms[tag]
+	}
 	if s == nil {
 		e.stats.UnknownSwarm++
 		return

@@ -289,7 +289,7 @@ func (l *liveState) push(now time.Duration, c *liveChunk) {
 	k := min(fanout, pool)
 	for i := 0; i < k; i++ {
 		p := cands[(l.pushRR+i)%pool]
-		p.serveQ = append(p.serveQ, serveItem{seq: c.seq, deadline: now, push: true, nfrags: (c.total + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes})
+		p.enqueue(serveItem{seq: c.seq, deadline: now, push: true, nfrags: (c.total + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes})
 		p.queuedBytes += c.total
 		if p.pushed++; p.pushed >= 64 {
 			p.pushed, p.pushLost = p.pushed/2, p.pushLost/2 // a moving window

@@ -17,16 +17,27 @@ const (
 
 // peer is one neighbour in one swarm.
 type peer struct {
-	s     *swarm
-	addr  netip.AddrPort
+	// What every datagram, tick and send decision reads comes first, so
+	// that it shares a few cache lines: with thousands of engines in one
+	// process, a peer is rarely still in the cache when it is next visited.
+	s          *swarm
+	addr       netip.AddrPort
+	state      peerState
+	dirty      bool // control frames waiting
+	lastRecv   time.Duration
+	lastSend   time.Duration
+	serveQ     []serveItem
+	ackPending int
+	haves      rangeList
+	haveAt     time.Duration        // when waiting Haves may go on their own
+	keyframes  []wire.KeyframeEntry // live: Haves of random-access chunks, sent as Keyframe
+	cc         ledbat               // our sending side
+
 	id    [32]byte
 	flags uint8 // the remote's handshake flags
-	state peerState
 
 	uploadHintBps int64
 	since         time.Duration
-	lastRecv      time.Duration
-	lastSend      time.Duration
 	hsSent        int
 	hsNext        time.Duration
 	outbound      bool
@@ -40,17 +51,16 @@ type peer struct {
 	tree peerTree
 
 	// our sending side
-	cc          ledbat
 	chokedByUs  bool
 	chokesUs    bool
-	serveQ      []serveItem
 	queuedBytes int
+	joinSeq     uint64 // the swarm's join counter when p joined: s.list order
+	serving     bool   // p is in s.serving
 
 	// our requests to them
 	outstanding int
 
 	// control frames waiting
-	dirty       bool
 	needHS      bool
 	needBF      bool
 	needChoke   bool
@@ -58,9 +68,6 @@ type peer struct {
 	needPex     bool
 	needKeep    bool
 	closeReason int // -1 none
-	haves       rangeList
-	haveAt      time.Duration        // when waiting Haves may go on their own
-	keyframes   []wire.KeyframeEntry // live: Haves of random-access chunks, sent as Keyframe
 	rejects     rangeList
 	cancels     rangeList
 	reqs        rangeList
@@ -70,7 +77,6 @@ type peer struct {
 
 	// acknowledgement state for data they send us
 	ackRanges  rangeList
-	ackPending int
 	ackLargest uint64
 	ackSendUs  uint64
 	ackRecvAt  time.Duration
@@ -107,11 +113,35 @@ type serveItem struct {
 	push     bool
 }
 
+// enqueue adds an item to p's send queue and makes sure pickData looks at p.
+func (p *peer) enqueue(it serveItem) {
+	p.serveQ = append(p.serveQ, it)
+	if p.serving {
+		return
+	}
+	p.serving = true
+	s := p.s
+	// keep s.serving in join order, the order pickData breaks ties in
+	i := len(s.serving)
+	for i > 0 && s.serving[i-1].joinSeq > p.joinSeq {
+		i--
+	}
+	s.serving = append(s.serving, nil)
+	copy(s.serving[i+1:], s.serving[i:])
+	s.serving[i] = p
+}
+
 func (p *peer) isOrigin() bool { return p.flags&wire.FlagOrigin != 0 }
 
 func (p *peer) markDirty(e *Engine) {
 	if !p.dirty {
 		p.dirty = true
+		if h := e.ctlHead; h >= 64 && 2*h >= len(e.ctlQ) {
+			// a driver that stops polling early must not grow the queue
+			n := copy(e.ctlQ, e.ctlQ[h:])
+			clear(e.ctlQ[n:])
+			e.ctlQ, e.ctlHead = e.ctlQ[:n], 0
+		}
 		e.ctlQ = append(e.ctlQ, p)
 	}
 }

@@ -274,7 +274,7 @@ func (l *liveState) pushToChildren(now time.Duration, c *liveChunk) int {
 		if p.state != peerConnected || p.tree.grant&bit == 0 || l.peerHas(p, c.seq) {
 			continue
 		}
-		p.serveQ = append(p.serveQ, serveItem{seq: c.seq, deadline: now, push: true, nfrags: (c.total + l.s.desc.FragmentBytes - 1) / l.s.desc.FragmentBytes})
+		p.enqueue(serveItem{seq: c.seq, deadline: now, push: true, nfrags: (c.total + l.s.desc.FragmentBytes - 1) / l.s.desc.FragmentBytes})
 		p.queuedBytes += c.total
 		n++
 	}

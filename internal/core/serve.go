@@ -36,7 +36,7 @@ func (s *swarm) onRequest(now time.Duration, p *peer, r *wire.Request) {
 				continue
 			}
 			n := s.chunkLen(v)
-			p.serveQ = append(p.serveQ, serveItem{seq: v, deadline: deadline, nfrags: (n + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes})
+			p.enqueue(serveItem{seq: v, deadline: deadline, nfrags: (n + s.desc.FragmentBytes - 1) / s.desc.FragmentBytes})
 			p.queuedBytes += n
 		}
 	}
@@ -74,7 +74,7 @@ func (s *swarm) onRequestFragments(now time.Duration, p *peer, r *wire.RequestFr
 		return
 	}
 	it.metaSent = !it.wantMeta
-	p.serveQ = append(p.serveQ, it)
+	p.enqueue(it)
 	p.queuedBytes += cnt * s.desc.FragmentBytes
 }
 

@@ -16,10 +16,10 @@ func (e *Engine) sendGoodbye(s *swarm, p *peer, reason uint8) {
 // with its destination; ok is false when nothing may be sent now.
 func (e *Engine) PollTransmit(buf []byte) (to netip.AddrPort, datagram []byte, ok bool) {
 	now := e.now
-	for len(e.ctlQ) > 0 {
-		p := e.ctlQ[0]
-		e.ctlQ[0] = nil
-		e.ctlQ = e.ctlQ[1:]
+	for e.ctlHead < len(e.ctlQ) {
+		p := e.ctlQ[e.ctlHead]
+		e.ctlQ[e.ctlHead] = nil
+		e.ctlHead++
 		p.dirty = false
 		if p.state == peerGone && p.closeReason < 0 {
 			continue
@@ -39,9 +39,9 @@ func (e *Engine) PollTransmit(buf []byte) (to netip.AddrPort, datagram []byte, o
 			return p.addr, b, true
 		}
 	}
-	if len(e.ctlQ) == 0 {
-		e.ctlQ = e.ctlQ[:0]
-	}
+	// the queue is empty: reuse its memory from the start
+	e.ctlQ = e.ctlQ[:0]
+	e.ctlHead = 0
 	for {
 		s, p := e.pickData()
 		if p == nil {
@@ -74,8 +74,15 @@ func (e *Engine) pickData() (*swarm, *peer) {
 	var best *peer
 	var bestS *swarm
 	for _, s := range e.order {
-		for _, p := range s.list {
-			if len(p.serveQ) == 0 || p.state != peerConnected || !p.cc.canSend(e.cfg.MaxDatagramBytes) {
+		k := 0
+		for _, p := range s.serving {
+			if len(p.serveQ) == 0 || p.state == peerGone {
+				p.serving = false
+				continue
+			}
+			s.serving[k] = p
+			k++
+			if p.state != peerConnected || !p.cc.canSend(e.cfg.MaxDatagramBytes) {
 				continue
 			}
 			e.bestFirst(s, p)
@@ -83,6 +90,8 @@ func (e *Engine) pickData() (*swarm, *peer) {
 				best, bestS = p, s
 			}
 		}
+		clear(s.serving[k:])
+		s.serving = s.serving[:k]
 	}
 	return bestS, best
 }

@@ -87,6 +87,17 @@ type Network struct {
 	now    time.Duration
 	events uint64
 	q      eventQueue
+	aq     eventHeap // actions, apart from q so that windows can stop at them
+
+	// Windows (see SetWindow): the node whose events run now, the end of
+	// the window, and that node's events due before the end.
+	window time.Duration
+	cur    int32
+	end    time.Duration
+	lq     eventHeap
+	batch  []event
+	sorted []event
+	counts []int32
 
 	placeRand *rand.Rand // node positions
 	pathPCG   *rand.PCG  // loss and jitter
@@ -120,6 +131,7 @@ func New(cfg Config, seed uint64) (*Network, error) {
 		cfg:       cfg,
 		placeRand: rand.New(rand.NewPCG(seed, 0x706c616365)), // "place"
 		pathPCG:   rand.NewPCG(seed, 0x70617468),             // "path"
+		cur:       -1,
 	}
 	n.pathRand = rand.New(n.pathPCG)
 	if cfg.LossRate > 0 {
@@ -138,7 +150,7 @@ func (n *Network) Now() time.Duration { return n.now }
 func (n *Network) Events() uint64 { return n.events }
 
 // Pending returns how many events are queued (stale timer events included).
-func (n *Network) Pending() int { return n.q.len() }
+func (n *Network) Pending() int { return n.q.len() + len(n.aq) }
 
 // AddNode adds a node at the next free address, arms its timer and sends what
 // the endpoint has to send now. It panics if cfg is invalid or the address
@@ -295,7 +307,8 @@ func (n *Network) At(t time.Duration, fn func(now time.Duration)) {
 		i = int32(len(n.actions))
 		n.actions = append(n.actions, fn)
 	}
-	n.q.push(max(t, n.now), evAction, i, 0)
+	n.q.seq++
+	n.aq.push(event{at: max(t, n.now), key: n.q.seq<<8 | uint64(evAction), ref: i})
 }
 
 // Kick sends what addr's endpoint has to send now and re-arms its timer. Call
@@ -326,9 +339,13 @@ func (n *Network) Run(until time.Duration) {
 	}
 	n.running = true
 	defer func() { n.running = false }()
+	if n.window > 0 {
+		n.runWindows(until)
+		return
+	}
 	for {
 		next := time.Duration(math.MaxInt64)
-		if e := n.q.peek(); e != nil {
+		if e := n.peek(); e != nil {
 			next = e.at
 		}
 		if n.progressFn != nil && n.progressNext <= min(next, until) {
@@ -352,7 +369,7 @@ func (n *Network) Step() bool {
 	if n.running {
 		panic(ErrRunning)
 	}
-	if n.q.len() == 0 {
+	if n.Pending() == 0 {
 		return false
 	}
 	n.running = true
@@ -363,14 +380,28 @@ func (n *Network) Step() bool {
 
 // NextEvent returns the time of the next queued event, or -1 if none.
 func (n *Network) NextEvent() time.Duration {
-	if e := n.q.peek(); e != nil {
+	if e := n.peek(); e != nil {
 		return e.at
 	}
 	return -1
 }
 
+// peek returns the next event, action or not, or nil.
+func (n *Network) peek() *event {
+	e := n.q.peek()
+	if len(n.aq) > 0 && (e == nil || before(&n.aq[0], e)) {
+		return &n.aq[0]
+	}
+	return e
+}
+
 func (n *Network) step() {
-	e := n.q.pop()
+	var e event
+	if qe := n.q.peek(); len(n.aq) > 0 && (qe == nil || before(&n.aq[0], qe)) {
+		e = n.aq.pop()
+	} else {
+		e = n.q.pop()
+	}
 	n.now = e.at
 	if len(n.q.cur) > 0 {
 		if nx := &n.q.cur[0]; nx.kind() == evDeliver && nx.aux > 0 {
@@ -466,7 +497,7 @@ func (n *Network) send(i int32, to netip.AddrPort, p int32, sizeBytes int) {
 	if n.cfg.Jitter > 0 {
 		at += time.Duration(n.pathRand.Int64N(int64(n.cfg.Jitter) + 1))
 	}
-	n.q.pushEvent(event{at: at, ref: p, aux: uint32(sizeBytes), from: i, to: j}, evArrive)
+	n.pushFor(j, event{at: at, ref: p, aux: uint32(sizeBytes), from: i, to: j}, evArrive)
 }
 
 // arrive queues a datagram in its receiver's downlink.
@@ -488,7 +519,7 @@ func (n *Network) arrive(e event) {
 		return
 	}
 	e.at = leave
-	n.q.pushEvent(e, evDeliver)
+	n.pushFor(e.to, e, evDeliver)
 }
 
 // deliver hands a datagram to its receiver.
@@ -531,7 +562,7 @@ func (n *Network) rearm(i int32) {
 	}
 	nd.timerGen++
 	nd.timerQueued = d
-	n.q.push(d, evTimer, i, nd.timerGen)
+	n.pushFor(i, event{at: d, ref: i, aux: nd.timerGen}, evTimer)
 }
 
 func (n *Network) timer(i int32, gen uint32) {
@@ -546,7 +577,7 @@ func (n *Network) timer(i int32, gen uint32) {
 		return
 	case nd.timerWant > n.now:
 		nd.timerQueued = nd.timerWant
-		n.q.push(nd.timerWant, evTimer, i, gen)
+		n.pushFor(i, event{at: nd.timerWant, ref: i, aux: gen}, evTimer)
 		return
 	}
 	nd.timerWant = -1

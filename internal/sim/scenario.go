@@ -136,6 +136,7 @@ func Simulate(opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	net.SetWindow(opt.Net.MinLatency)
 	r := &Run{
 		opt: opt, sc: sc, net: net,
 		rng:       rand.New(rand.NewPCG(opt.Seed, 0x5eed)),

@@ -89,7 +89,7 @@ func (s *Service) Fetch(now time.Duration, client netip.AddrPort, sizeBytes int,
 		k = int32(len(n.fetches))
 		n.fetches = append(n.fetches, f)
 	}
-	n.q.push(now+f.oneWay, evFetchRequest, k, 0)
+	n.pushFor(i, event{at: now + f.oneWay, ref: k}, evFetchRequest)
 }
 
 func (n *Network) freeFetch(k int32) {
@@ -109,7 +109,7 @@ func (n *Network) fetchRequest(k int32) {
 	s.bytesServed += f.sizeBytes
 	f.start = max(n.now, s.busyUntil)
 	s.busyUntil = f.start + transmitTime(f.sizeBytes, s.rateBps)
-	n.q.push(n.segmentArrival(f), evFetchSegment, k, 0)
+	n.pushFor(f.client, event{at: n.segmentArrival(f), ref: k}, evFetchSegment)
 }
 
 // segmentBytes is the size of the next segment of f to cross the downlink.
@@ -136,7 +136,7 @@ func (n *Network) fetchSegment(k int32) {
 		return
 	}
 	if wait := nd.down.queueDelay(n.now) - n.cfg.QueueLimit; wait > 0 {
-		n.q.push(n.now+wait, evFetchSegment, k, 0)
+		n.pushFor(f.client, event{at: n.now + wait, ref: k}, evFetchSegment)
 		return
 	}
 	seg := n.segmentBytes(f)
@@ -144,10 +144,10 @@ func (n *Network) fetchSegment(k int32) {
 	f.sentBytes += seg
 	nd.stats.BytesFetched += seg
 	if f.sentBytes < f.sizeBytes {
-		n.q.push(max(n.segmentArrival(f), n.now), evFetchSegment, k, 0)
+		n.pushFor(f.client, event{at: max(n.segmentArrival(f), n.now), ref: k}, evFetchSegment)
 		return
 	}
-	n.q.push(leave, evFetchDone, k, 0)
+	n.pushFor(f.client, event{at: leave, ref: k}, evFetchDone)
 }
 
 func (n *Network) fetchDone(k int32) {
