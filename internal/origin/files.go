@@ -335,19 +335,21 @@ func (f *Files) publishLocal(ctx context.Context, abs string) (*fileEntry, error
 	if fi.Size() == 0 {
 		return nil, fmt.Errorf("origin: publish %q: %w", abs, ErrEmpty)
 	}
-	f.mu.Lock()
-	e := f.entries[abs]
-	f.mu.Unlock()
-	if e != nil && e.stamp() == stampOf(fi) {
-		return e, nil
-	}
-	return f.once(ctx, abs, func() (*fileEntry, error) { return f.hashLocal(ctx, abs) })
+	st := stampOf(fi)
+	current := func(e *fileEntry) bool { return e.stamp() == st }
+	return f.once(ctx, abs, current, func() (*fileEntry, error) { return f.hashLocal(ctx, abs) })
 }
 
-// once runs do for source unless a run for it is under way, whose result it
-// then shares, and publishes the entry do returns.
-func (f *Files) once(ctx context.Context, source string, do func() (*fileEntry, error)) (*fileEntry, error) {
+// once returns the entry published under source if current says it is up
+// to date; otherwise it runs do unless a run for source is under way, whose
+// result it then shares, and publishes the entry do returns. Checking and
+// starting under one lock means two callers never hash one source twice.
+func (f *Files) once(ctx context.Context, source string, current func(*fileEntry) bool, do func() (*fileEntry, error)) (*fileEntry, error) {
 	f.mu.Lock()
+	if e := f.entries[source]; e != nil && current(e) {
+		f.mu.Unlock()
+		return e, nil
+	}
 	if c, ok := f.inflight[source]; ok {
 		f.mu.Unlock()
 		select {

@@ -120,14 +120,10 @@ func (f *Files) PublishURL(ctx context.Context, rawURL string) (*PublishedFile, 
 		return nil, err
 	}
 	key := remoteCacheKey(rawURL, info)
-	f.mu.Lock()
-	e := f.entries[rawURL]
-	f.mu.Unlock()
-	if e == nil || !info.versioned() || e.cacheKey != key {
-		e, err = f.once(ctx, rawURL, func() (*fileEntry, error) { return f.hashRemote(ctx, rawURL, u, info) })
-		if err != nil {
-			return nil, err
-		}
+	current := func(e *fileEntry) bool { return info.versioned() && e.cacheKey == key }
+	e, err := f.once(ctx, rawURL, current, func() (*fileEntry, error) { return f.hashRemote(ctx, rawURL, u, info) })
+	if err != nil {
+		return nil, err
 	}
 	pf := e.pf
 	return &pf, nil
