@@ -410,31 +410,15 @@ func (n *Network) step() {
 			n.prefetched += n.packets.slot(nx.ref)[:1][0]
 		}
 	}
-	switch e.kind() {
-	case evArrive:
-		n.events++
-		n.arrive(e)
-	case evDeliver:
-		n.events++
-		n.deliver(e)
-	case evTimer:
-		n.timer(e.ref, e.aux)
-	case evAction:
-		n.events++
-		fn := n.actions[e.ref]
-		n.actions[e.ref] = nil
-		n.freeActions = append(n.freeActions, e.ref)
-		fn(n.now)
-	case evFetchRequest:
-		n.events++
-		n.fetchRequest(e.ref)
-	case evFetchSegment:
-		n.events++
-		n.fetchSegment(e.ref)
-	case evFetchDone:
-		n.events++
-		n.fetchDone(e.ref)
+	if e.kind() != evAction {
+		n.dispatch(e)
+		return
 	}
+	n.events++
+	fn := n.actions[e.ref]
+	n.actions[e.ref] = nil
+	n.freeActions = append(n.freeActions, e.ref)
+	fn(n.now)
 }
 
 // afterCall runs after every call into node i's endpoint: it drains the

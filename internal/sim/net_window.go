@@ -173,7 +173,7 @@ func growEvents(s []event, n int) []event {
 	return make([]event, n)
 }
 
-// dispatch runs one event of a window; actions never come here.
+// dispatch runs one event other than an action.
 func (n *Network) dispatch(e event) {
 	switch e.kind() {
 	case evArrive:
