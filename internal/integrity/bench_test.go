@@ -130,16 +130,3 @@ func BenchmarkVerifyDigest(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkVerifyStdlib is VerifyDigest's check done by crypto/ed25519, for
-// comparison with the fixed-base tables.
-func BenchmarkVerifyStdlib(b *testing.B) {
-	_, v, m, data, sig := liveBench(b)
-	digest := Hash(sha256.Sum256(data))
-	msg := signedMessage(&v.swarmID, &m, &digest)
-	for b.Loop() {
-		if !ed25519.Verify(v.pub, msg[:], sig[:]) {
-			b.Fatal("rejected")
-		}
-	}
-}

@@ -105,7 +105,6 @@ func (s *Signer) Sign(m ChunkMeta, data []byte) ([SignatureSize]byte, error) {
 type Verifier struct {
 	pub     ed25519.PublicKey
 	swarmID Hash
-	key     *fixedKey
 }
 
 // NewVerifier returns a Verifier for swarmID under pub, which it copies. It
@@ -114,26 +113,45 @@ func NewVerifier(pub ed25519.PublicKey, swarmID Hash) (*Verifier, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: public key is %d bytes, want %d", ErrKey, len(pub), ed25519.PublicKeySize)
 	}
-	return &Verifier{pub: bytes.Clone(pub), swarmID: swarmID, key: newFixedKey(pub)}, nil
+	return &Verifier{pub: bytes.Clone(pub), swarmID: swarmID}, nil
 }
 
 // SwarmID returns the swarm ID the verifier checks for.
 func (v *Verifier) SwarmID() Hash { return v.swarmID }
 
+// SignatureCheck reports whether sig is a valid Ed25519 signature of msg
+// under pub, exactly as crypto/ed25519.Verify decides. A faster
+// implementation of the same check can stand in for it (VerifyWith).
+type SignatureCheck func(pub ed25519.PublicKey, msg []byte, sig *[SignatureSize]byte) bool
+
+// StdlibCheck is crypto/ed25519.Verify as a SignatureCheck.
+func StdlibCheck(pub ed25519.PublicKey, msg []byte, sig *[SignatureSize]byte) bool {
+	return ed25519.Verify(pub, msg, sig[:])
+}
+
 // Verify checks sig over chunk m carrying data. It returns ErrLength when
 // m.Length is not len(data) and ErrBadSignature when sig does not verify.
 func (v *Verifier) Verify(m ChunkMeta, data []byte, sig [SignatureSize]byte) error {
+	return v.VerifyWith(m, data, sig, StdlibCheck)
+}
+
+// VerifyWith is Verify with check deciding the signature.
+func (v *Verifier) VerifyWith(m ChunkMeta, data []byte, sig [SignatureSize]byte, check SignatureCheck) error {
 	if err := checkLength(&m, data); err != nil {
 		return err
 	}
-	return v.VerifyDigest(m, sha256.Sum256(data), sig)
+	return v.verifyDigest(m, sha256.Sum256(data), sig, check)
 }
 
 // VerifyDigest is Verify for a caller that already holds digest, the SHA-256
 // of the chunk data; m.Length is then taken as given.
 func (v *Verifier) VerifyDigest(m ChunkMeta, digest Hash, sig [SignatureSize]byte) error {
+	return v.verifyDigest(m, digest, sig, StdlibCheck)
+}
+
+func (v *Verifier) verifyDigest(m ChunkMeta, digest Hash, sig [SignatureSize]byte, check SignatureCheck) error {
 	msg := signedMessage(&v.swarmID, &m, &digest)
-	if !v.key.verify(msg[:], &sig) {
+	if !check(v.pub, msg[:], &sig) {
 		return fmt.Errorf("%w: chunk %d", ErrBadSignature, m.Seq)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shoalstream/shoal/internal/core"
+	"github.com/shoalstream/shoal/internal/edcheck"
 	"github.com/shoalstream/shoal/internal/integrity"
 	"github.com/shoalstream/shoal/internal/transport/udp"
 )
@@ -73,6 +74,7 @@ func (r *relayNodes) add(origin bool, mutate func(*core.Config), onEvent func(ti
 	cfg.UnixEpochUs = r.start.UnixMicro()
 	cfg.LiveWindow = time.Second
 	cfg.AdvertisedUploadBps = 1_000_000_000
+	cfg.Integrity = edcheck.Integrity{} // as shoal play
 	if mutate != nil {
 		mutate(&cfg)
 	}

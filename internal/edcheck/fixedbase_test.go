@@ -1,13 +1,16 @@
-package integrity
+package edcheck
 
 import (
 	"crypto/ed25519"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
 	"filippo.io/edwards25519"
+
+	"github.com/shoalstream/shoal/internal/integrity"
 )
 
 // order8 is a point of order 8; its multiples are the whole torsion group.
@@ -59,7 +62,7 @@ func signWithTorsion(seed []byte, msg []byte, tor int, rng *rand.Rand) (pub, sig
 func checkAgrees(t *testing.T, what string, pub, msg, sig []byte) bool {
 	t.Helper()
 	want := ed25519.Verify(pub, msg, sig)
-	got := newFixedKey(pub).verify(msg, (*[64]byte)(sig))
+	got := Check(pub, msg, (*[64]byte)(sig))
 	if got != want {
 		t.Fatalf("%s: fixed-base says %v, crypto/ed25519 says %v\npub %x\nmsg %x\nsig %x", what, got, want, pub, msg, sig)
 	}
@@ -163,4 +166,38 @@ func FuzzFixedVerify(f *testing.F) {
 		}
 		checkAgrees(t, "fuzz", pub, msg, sig)
 	})
+}
+
+// Integrity accepts a live chunk the origin signed and rejects it with one
+// bit of its data or signature changed.
+func TestIntegrityVerifyLive(t *testing.T) {
+	priv := ed25519.NewKeyFromSeed(make([]byte, 32))
+	pub := priv.Public().(ed25519.PublicKey)
+	id := integrity.SwarmID(pub, "test")
+	signer, err := integrity.NewSigner(priv, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := integrity.NewVerifier(pub, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("a live chunk")
+	m := integrity.ChunkMeta{Seq: 7, TimestampUs: 1, Flags: 1, Length: uint32(len(data))}
+	sig, err := signer.Sign(m, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (Integrity{}).VerifyLive(v, m, data, sig); err != nil {
+		t.Fatalf("signed chunk rejected: %v", err)
+	}
+	bad := append([]byte(nil), data...)
+	bad[0] ^= 1
+	if err := (Integrity{}).VerifyLive(v, m, bad, sig); !errors.Is(err, integrity.ErrBadSignature) {
+		t.Errorf("changed data: %v, want ErrBadSignature", err)
+	}
+	sig[5] ^= 1
+	if err := (Integrity{}).VerifyLive(v, m, data, sig); !errors.Is(err, integrity.ErrBadSignature) {
+		t.Errorf("changed signature: %v, want ErrBadSignature", err)
+	}
 }
