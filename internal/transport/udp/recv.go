@@ -79,10 +79,8 @@ func (c *Conn) handleData(now time.Time, from netip.AddrPort, b []byte) {
 		c.ctr.dropReplay.Add(1)
 		return
 	}
-	in := inboundPool.Get().(*inbound)
-	out, err := s.open(in.buf[:0], b, &m)
+	out, err := s.open(c.rxSlot(), b, &m)
 	if err != nil {
-		inboundPool.Put(in)
 		c.ctr.dropAuth.Add(1)
 		return
 	}
@@ -92,17 +90,12 @@ func (c *Conn) handleData(now time.Time, from netip.AddrPort, b []byte) {
 	if from != addr && newest {
 		addr = c.roam(e.p, s, from)
 	}
-	in.from, in.peer, in.n = addr, s.peerID, len(out)
-	// This goroutine is the queue's only producer, so with room left the
-	// send cannot block; counting first keeps Stats ahead of Recv.
-	if len(c.recvq) == cap(c.recvq) {
-		inboundPool.Put(in)
+	if !c.push(addr, s.peerID, out) {
 		c.ctr.dropRecvQueue.Add(1)
 		return
 	}
 	c.ctr.datagramsIn.Add(1)
 	c.ctr.bytesIn.Add(uint64(len(out)))
-	c.recvq <- in
 }
 
 // maybeReset tells from that index is unknown here, within the rate limit.
@@ -319,10 +312,13 @@ func (c *Conn) complete(p *peer, hs *handshake, s *session, pkt []byte) {
 	}
 	held, evs := c.establish(p, s)
 	addr, ua := p.addr, p.ua
-	c.mu.Unlock()
 	if pkt != nil {
+		// The finish goes out before anyone can send on the session: a
+		// datagram that overtook it would reach a responder still without
+		// the session, which drops it.
 		c.write(pkt, addr)
 	}
+	c.mu.Unlock()
 	c.flushHeld(s, held, addr, ua)
 	c.emit(evs)
 }
