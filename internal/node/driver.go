@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/netip"
 	"time"
 
@@ -37,18 +36,11 @@ type DriverConfig struct {
 	Logger *slog.Logger
 }
 
-type rxBatch struct {
-	msgs [batchLen]udp.Message
-	n    int
-}
-
 // Driver runs one engine against one UDP Conn.
 type Driver struct {
 	cfg  DriverConfig
 	e    *core.Engine
 	log  *slog.Logger
-	rx   chan *rxBatch
-	free chan *rxBatch
 	cmds chan func(now time.Duration, e *core.Engine)
 	done chan struct{}
 
@@ -65,8 +57,6 @@ func NewDriver(cfg DriverConfig) *Driver {
 		cfg.Start = time.Now()
 	}
 	d := &Driver{cfg: cfg, e: cfg.Engine, log: cfg.Logger,
-		rx:   make(chan *rxBatch, 16),
-		free: make(chan *rxBatch, 16),
 		cmds: make(chan func(time.Duration, *core.Engine), 1024),
 		done: make(chan struct{}),
 	}
@@ -111,13 +101,12 @@ func (d *Driver) Call(ctx context.Context, f func(now time.Duration, e *core.Eng
 func (d *Driver) Done() <-chan struct{} { return d.done }
 
 // Run drives the engine until ctx ends, then closes the engine, sends its
-// goodbyes and returns. The caller closes the Conn afterwards, which ends the
-// reading goroutine.
+// goodbyes and returns. The caller closes the Conn afterwards. Datagrams
+// come straight from the Conn's reader, a decrypted run at a time, with no
+// goroutine or copy between it and the engine.
 func (d *Driver) Run(ctx context.Context) {
 	defer close(d.done)
-	readCtx, stopRead := context.WithCancel(context.Background())
-	defer stopRead()
-	go d.read(readCtx)
+	inbox := d.cfg.Conn.Inbox()
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -138,18 +127,13 @@ func (d *Driver) Run(ctx context.Context) {
 			d.e.Close(d.now())
 			d.flush()
 			return
-		case b := <-d.rx:
+		case in := <-inbox:
 			now := d.now()
-			for i := range b.n {
-				m := &b.msgs[i]
-				if !m.Truncated {
-					d.e.HandleDatagram(now, m.Addr, m.Buf[:m.N])
-				}
+			for i := range in.Msgs {
+				m := &in.Msgs[i]
+				d.e.HandleDatagram(now, m.Addr, m.Buf)
 			}
-			select {
-			case d.free <- b:
-			default:
-			}
+			d.cfg.Conn.Release(in)
 		case f := <-d.cmds:
 			f(d.now(), d.e)
 		case <-timer.C:
@@ -160,35 +144,6 @@ func (d *Driver) Run(ctx context.Context) {
 			case <-timer.C:
 			default:
 			}
-		}
-	}
-}
-
-// read moves datagrams from the Conn to the engine's goroutine.
-func (d *Driver) read(ctx context.Context) {
-	for {
-		var b *rxBatch
-		select {
-		case b = <-d.free:
-		default:
-			b = new(rxBatch)
-			for i := range b.msgs {
-				b.msgs[i].Buf = make([]byte, udp.MaxPayload)
-			}
-		}
-		n, err := d.cfg.Conn.RecvBatch(b.msgs[:])
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			d.log.Debug("udp receive", "err", err)
-			continue
-		}
-		b.n = n
-		select {
-		case d.rx <- b:
-		case <-ctx.Done():
-			return
 		}
 	}
 }

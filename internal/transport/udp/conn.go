@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,7 +38,14 @@ type Conn struct {
 	resetTokens float64
 	resetAt     time.Time
 
-	recvq     chan *inbound
+	rx     *Inbound // the run being collected (the reader's)
+	recvq  chan *Inbound
+	queued atomic.Int64 // datagrams in recvq and rx, not yet released
+
+	rmu    sync.Mutex // Recv and RecvBatch: the run being read
+	cur    *Inbound
+	curOff int
+
 	done      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -52,18 +61,7 @@ type indexEntry struct {
 	hs   *handshake
 }
 
-// inbound is a decrypted datagram waiting for Recv.
-type inbound struct {
-	from netip.AddrPort
-	peer PeerID
-	n    int
-	buf  [MaxPayload]byte
-}
-
-var (
-	inboundPool = sync.Pool{New: func() any { return new(inbound) }}
-	packetPool  = sync.Pool{New: func() any { return new([MaxPacketSize]byte) }}
-)
+var packetPool = sync.Pool{New: func() any { return new([MaxPacketSize]byte) }}
 
 // sendArena holds sealed packets for one batched write.
 type sendArena struct {
@@ -129,7 +127,7 @@ func newConn(pc packetConn, id Identity, opts Options, clock func() time.Time) *
 		nextIdleScan: now,
 		resetAt:      now,
 		resetTokens:  resetBurst,
-		recvq:        make(chan *inbound, opts.RecvQueueLen),
+		recvq:        make(chan *Inbound, opts.RecvQueueLen),
 		done:         make(chan struct{}),
 	}
 }
@@ -162,6 +160,7 @@ func (c *Conn) readLoop() {
 		for i, b := range segs {
 			c.handleDatagram(now, addrs[i], b)
 		}
+		c.flushInbound()
 	}
 }
 
@@ -266,6 +265,10 @@ func (c *Conn) SendBatch(msgs []Message) (int, error) {
 			a.pkts = append(a.pkts, outPacket{b: a.buf[start:], addr: to, ua: ua})
 			payload += len(m.Buf)
 		}
+		// Packets to one address go out together, in their order, so that
+		// the socket can send them as one offloaded run; order across
+		// addresses does not matter.
+		slices.SortStableFunc(a.pkts, func(x, y outPacket) int { return x.addr.Compare(y.addr) })
 		if err := c.writeSealed(a.pkts, payload); err != nil {
 			return done, err
 		}
@@ -400,65 +403,6 @@ func (c *Conn) newIndex() uint32 {
 		i := binary.LittleEndian.Uint32(b[:])
 		if _, used := c.byIndex[i]; i != 0 && !used {
 			return i
-		}
-	}
-}
-
-// Recv waits for the next application datagram and copies it into buf. It
-// returns net.ErrClosed once the Conn is closed, and io.ErrShortBuffer
-// (with buf filled) when the datagram did not fit.
-func (c *Conn) Recv(buf []byte) (from netip.AddrPort, peer PeerID, n int, err error) {
-	select {
-	case <-c.done:
-		return from, peer, 0, net.ErrClosed
-	default:
-	}
-	var in *inbound
-	select {
-	case in = <-c.recvq:
-	case <-c.done:
-		return from, peer, 0, net.ErrClosed
-	}
-	n = copy(buf, in.buf[:in.n])
-	from, peer, short := in.from, in.peer, n < in.n
-	inboundPool.Put(in)
-	if short {
-		return from, peer, n, io.ErrShortBuffer
-	}
-	return from, peer, n, nil
-}
-
-// RecvBatch waits for at least one datagram, then fills as many of msgs as
-// are ready without waiting. It returns the number filled.
-func (c *Conn) RecvBatch(msgs []Message) (int, error) {
-	if len(msgs) == 0 {
-		return 0, nil
-	}
-	select {
-	case <-c.done:
-		return 0, net.ErrClosed
-	default:
-	}
-	var in *inbound
-	select {
-	case in = <-c.recvq:
-	case <-c.done:
-		return 0, net.ErrClosed
-	}
-	n := 0
-	for {
-		m := &msgs[n]
-		m.N = copy(m.Buf, in.buf[:in.n])
-		m.Addr, m.Peer, m.Truncated = in.from, in.peer, m.N < in.n
-		inboundPool.Put(in)
-		n++
-		if n == len(msgs) {
-			return n, nil
-		}
-		select {
-		case in = <-c.recvq:
-		default:
-			return n, nil
 		}
 	}
 }

@@ -143,12 +143,15 @@ func (n *memNet) advance(d, step time.Duration) {
 
 // received returns the datagrams waiting in c's receive queue.
 func received(c *Conn) []Message {
+	c.flushInbound()
 	var out []Message
 	for {
 		select {
 		case in := <-c.recvq:
-			out = append(out, Message{Addr: in.from, Peer: in.peer, Buf: bytes.Clone(in.buf[:in.n]), N: in.n})
-			inboundPool.Put(in)
+			for _, m := range in.Msgs {
+				out = append(out, Message{Addr: m.Addr, Peer: m.Peer, Buf: bytes.Clone(m.Buf), N: m.N})
+			}
+			c.Release(in)
 		default:
 			return out
 		}
