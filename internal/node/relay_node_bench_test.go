@@ -27,34 +27,44 @@ const relayProfileEnv = "SHOAL_RELAY_CPUPROFILE"
 
 // BenchmarkRelayNode is BenchmarkRelay with viewer A in a child process (this
 // test binary again, running TestHelperRelayProcess), so that A's CPU time
-// is measured apart from the origin's and B's. A receives every chunk from
-// the origin over Noise/UDP, verifies it against the origin's Ed25519
-// signature and forwards it to B over Noise/UDP, as `shoal play` does.
-// MB/s is what B receives, all of it through A; relay-cpu-s/GiB is A's CPU
-// time (user and system, from getrusage in A) per GiB relayed, and
-// relay-MB/s/core is MB relayed per CPU-second of A; cpu-s/GiB is the CPU
-// of both processes per GiB.
+// is measured apart from the origin's and the last viewers'. A receives
+// every chunk from the origin over Noise/UDP, verifies it against the
+// origin's Ed25519 signature and forwards it over Noise/UDP, as `shoal
+// play` does, to one last viewer (down=1) or to four (down=4), as a relay
+// with upload to spare feeds several. An op is one chunk delivered to a
+// last viewer; MB/s is what they receive together, all of it through A;
+// relay-cpu-s/GiB is A's CPU time (user and system, from getrusage in A)
+// per GiB relayed, and relay-MB/s/core is MB relayed per CPU-second of A;
+// cpu-s/GiB is the CPU of both processes per GiB.
 func BenchmarkRelayNode(b *testing.B) {
+	for _, down := range []int{1, 4} {
+		b.Run(fmt.Sprintf("down=%d", down), func(b *testing.B) { benchRelayNode(b, down) })
+	}
+}
+
+func benchRelayNode(b *testing.B, down int) {
 	desc, signer := relayKeys(b)
 	start := time.Now()
 	nodes := newRelayNodes(b, desc, start)
 	defer nodes.close()
 	org, orgConn := nodes.add(true, nil, nil)
 	r := newRelayRun(b, nodes, org, signer)
-	sink, _ := nodes.add(false, func(c *core.Config) { c.MinPeers, c.MaxPeers = 1, 1 }, r.onSink)
-
+	r.sinks = down
 	child := startRelayChild(b, desc.OriginKey, start, orgConn.LocalAddr())
 	defer child.close()
 	id := desc.ID
-	if err := sink.Post(nodes.ctx, func(now time.Duration, e *core.Engine) { _ = e.AddPeer(now, id, child.addr) }); err != nil {
-		b.Fatal(err)
+	for range down {
+		sink, _ := nodes.add(false, func(c *core.Config) { c.MinPeers, c.MaxPeers = 1, 1 }, r.onSink)
+		if err := sink.Post(nodes.ctx, func(now time.Duration, e *core.Engine) { _ = e.AddPeer(now, id, child.addr) }); err != nil {
+			b.Fatal(err)
+		}
 	}
 	waitConnected(b, func() bool {
-		return nodes.peers(org) >= 1 && nodes.peers(sink) >= 1 && child.sample().peers >= 2
+		return nodes.peers(org) >= 1 && child.sample().peers >= 1+down
 	})
 	r.stuck = func() { b.Logf("A: %+v", child.sample()) }
 
-	r.run(1024) // warm up: handshakes, slow start, buffers in use
+	r.run(1024 * int64(down)) // warm up: handshakes, slow start, buffers in use
 	a0 := child.sample()
 	cpu0, cpuOK := processCPU()
 	base := r.atB.Load()
