@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/shoalstream/shoal/internal/integrity"
 )
@@ -57,6 +58,9 @@ type Event struct {
 	// Seq is the chunk (live sequence or on-demand chunk index); End bounds
 	// a range for EventFetch.
 	Seq, End uint64
+	// Due is, for EventBoost, how long until the chunk is due to play: a
+	// booster response later than that is of no use.
+	Due time.Duration
 	// Meta is set for live chunks.
 	Meta ChunkMeta
 	Data []byte

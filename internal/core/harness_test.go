@@ -164,6 +164,7 @@ type liveFixture struct {
 	desc   core.SwarmDescriptor
 	signer *integrity.Signer
 	chunks map[uint64][]byte
+	meta   map[uint64]core.ChunkMeta
 }
 
 const testRateBps = 2_000_000
@@ -180,7 +181,7 @@ func newLiveFixture(t *testing.T, seed uint64, viewers int, mutate func(*core.Co
 		t.Fatal(err)
 	}
 	desc := core.SwarmDescriptor{Kind: core.Live, ID: id, ChunkBytes: 16356, RateBps: testRateBps, OriginKey: pub}
-	f := &liveFixture{net: n, desc: desc, signer: signer, chunks: map[uint64][]byte{}}
+	f := &liveFixture{net: n, desc: desc, signer: signer, chunks: map[uint64][]byte{}, meta: map[uint64]core.ChunkMeta{}}
 	ocfg := core.DefaultConfig()
 	ocfg.OriginFanout = 2
 	ocfg.UnixEpochUs = 1 // origin timestamps are engine time + 1µs: a shared clock
@@ -235,7 +236,8 @@ func (f *liveFixture) produce(until time.Duration) {
 			f.net.t.Fatal(err)
 		}
 		f.chunks[seq] = data
-		if err := f.origin.e.Publish(now, f.desc.ID, seq, core.ChunkMeta{TimestampUs: m.TimestampUs, Flags: flags, Length: m.Length, Signature: sig}, data); err != nil {
+		f.meta[seq] = core.ChunkMeta{TimestampUs: m.TimestampUs, Flags: flags, Length: m.Length, Signature: sig}
+		if err := f.origin.e.Publish(now, f.desc.ID, seq, f.meta[seq], data); err != nil {
 			f.net.t.Fatal(err)
 		}
 		f.net.kick(f.origin)

@@ -609,7 +609,7 @@ func (l *liveState) boost(now time.Duration, c *liveChunk, dl time.Duration) {
 	}
 	l.boostsInWindow++
 	c.boosted = true
-	s.e.emit(Event{Kind: EventBoost, Swarm: s.desc.ID, Seq: c.seq})
+	s.e.emit(Event{Kind: EventBoost, Swarm: s.desc.ID, Seq: c.seq, Due: dl - now})
 }
 
 func (l *liveState) request(now time.Duration, p *peer, c *liveChunk, dl time.Duration) {
