@@ -329,7 +329,7 @@ func (v *Viewer) onEvent(now time.Duration, e *core.Engine, ev core.Event) {
 		v.log.Info("playback started", "seq", ev.Seq)
 	case core.EventBoost:
 		v.log.Debug("boost", "seq", ev.Seq)
-		v.boost(ev.Seq)
+		v.boost(ev.Seq, ev.Due)
 	case core.EventMissed:
 		v.log.Debug("missed", "seq", ev.Seq)
 	case core.EventWantPeers:

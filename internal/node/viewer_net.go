@@ -112,7 +112,7 @@ func (a *announcer) stopped() {
 
 // boost fetches chunk seq from the booster on its own goroutine and hands it
 // to the engine, which verifies it like any other.
-func (v *Viewer) boost(seq uint64) {
+func (v *Viewer) boost(seq uint64, due time.Duration) {
 	ctx := v.ctx
 	go func() {
 		select {
@@ -121,10 +121,11 @@ func (v *Viewer) boost(seq uint64) {
 			return
 		}
 		defer func() { <-v.boostSem }()
-		fctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+		// after its due time a chunk is of no use: stop asking then
+		fctx, cancel := context.WithTimeout(ctx, min(max(due, 100*time.Millisecond), 4*time.Second))
 		defer cancel()
 		for attempt := 0; ; attempt++ {
-			meta, data, retry, err := v.fetchChunk(fctx, seq)
+			meta, data, retry, err := v.fetchChunk(fctx, seq, due)
 			if err == nil {
 				_ = v.drv.Post(ctx, func(now time.Duration, e *core.Engine) {
 					if err := e.HandleBoosted(now, v.id, seq, meta, data); err != nil {
@@ -148,10 +149,14 @@ func (v *Viewer) boost(seq uint64) {
 
 // fetchChunk GETs one chunk from the booster; retry says whether it may
 // appear later (425).
-func (v *Viewer) fetchChunk(ctx context.Context, seq uint64) (meta core.ChunkMeta, data []byte, retry bool, err error) {
+func (v *Viewer) fetchChunk(ctx context.Context, seq uint64, due time.Duration) (meta core.ChunkMeta, data []byte, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.desc.Booster+strconv.FormatUint(seq, 10), nil)
 	if err != nil {
 		return meta, nil, false, err
+	}
+	if dl, ok := ctx.Deadline(); ok && due > 0 {
+		// what is left of it after the retries so far
+		req.Header.Set(origin.HeaderDue, strconv.FormatInt(max(time.Until(dl).Milliseconds(), 1), 10))
 	}
 	resp, err := v.cfg.HTTP.Do(req)
 	if err != nil {

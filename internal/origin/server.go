@@ -30,6 +30,12 @@ const (
 	HeaderSignature = "Shoal-Signature"
 )
 
+// HeaderDue on a booster request says in how many milliseconds the chunk
+// is due to play. An origin whose upload budget cannot send it by then
+// answers 503 at once instead of sending it late: a late chunk is no use
+// to the viewer and would only delay the others'.
+const HeaderDue = "Shoal-Due-Ms"
+
 // LivePathPrefix is where streams, descriptors and booster chunks live.
 const LivePathPrefix = "/live/"
 
@@ -77,7 +83,7 @@ type serverStream struct {
 	live        *Live
 	ingest      *Ingest
 	boosterOut  atomic.Int64
-	boosterHits atomic.Int64
+	boosterLate atomic.Int64 // requests refused because they would be late
 }
 
 // Server is the origin's HTTP API: descriptors, booster, push ingest,
@@ -269,8 +275,17 @@ func (s *Server) serveChunk(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
-	if err := s.cfg.Budget.Wait(r.Context(), len(c.Data)); err != nil {
-		return // the client left
+	var deadline time.Time
+	if ms, err := strconv.ParseUint(r.Header.Get(HeaderDue), 10, 32); err == nil {
+		deadline = time.Now().Add(time.Duration(ms) * time.Millisecond)
+	}
+	if err := s.cfg.Budget.WaitBy(r.Context(), len(c.Data), deadline); err != nil {
+		if errors.Is(err, ErrLate) {
+			st.boosterLate.Add(1)
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		}
+		return // or the client left
 	}
 	h := w.Header()
 	h.Set("Content-Type", "video/mp2t")
@@ -281,7 +296,6 @@ func (s *Server) serveChunk(w http.ResponseWriter, r *http.Request) {
 	h.Set(HeaderSignature, hex.EncodeToString(c.Signature[:]))
 	n, _ := w.Write(c.Data)
 	st.boosterOut.Add(int64(n))
-	st.boosterHits.Add(1)
 }
 
 // StreamInfo is one entry of GET /api/streams.
@@ -297,7 +311,8 @@ type StreamInfo struct {
 	Chunks       uint64      `json:"chunks"`
 	SeedBytes    int64       `json:"seed_bytes"`
 	BoosterBytes int64       `json:"booster_bytes"`
-	P2PShare     float64     `json:"p2p_share"` // estimate over the last interval
+	BoosterLate  int64       `json:"booster_late"` // requests refused: the budget could not send them by their due time
+	P2PShare     float64     `json:"p2p_share"`    // estimate over the last interval
 }
 
 // Streams lists the streams, sorted by name.
@@ -315,7 +330,7 @@ func (s *Server) Streams() []StreamInfo {
 		ls := st.live.Stats()
 		id := st.live.SwarmID()
 		info := StreamInfo{Name: st.live.Name(), SwarmID: id.String(), Viewers: tstats[id].Peers,
-			RateBps: ls.RateBps, Chunks: ls.Chunks, BoosterBytes: st.boosterOut.Load()}
+			RateBps: ls.RateBps, Chunks: ls.Chunks, BoosterBytes: st.boosterOut.Load(), BoosterLate: st.boosterLate.Load()}
 		if st.ingest != nil {
 			is := st.ingest.Status()
 			info.Ingest, info.IngestError, info.IngestBytes, info.Restarts = is.State, is.Err, is.Bytes, is.Restarts
