@@ -127,7 +127,7 @@ func (r *Run) onReady(now time.Duration, n *node, ev core.Event) {
 }
 
 // boost is the driver's booster duty: fetch the chunk over HTTP.
-func (r *Run) boost(now time.Duration, n *node, seq uint64) {
+func (r *Run) boost(now time.Duration, n *node, seq uint64, due time.Duration) {
 	if r.booster == nil {
 		return
 	}
@@ -135,7 +135,7 @@ func (r *Run) boost(now time.Duration, n *node, seq uint64) {
 	if !ok {
 		return
 	}
-	r.booster.Fetch(now, n.addr, len(c.data)+300, func(now time.Duration) {
+	r.booster.FetchBy(now, n.addr, len(c.data)+300, now+due, func(now time.Duration) {
 		if n.gone {
 			return
 		}

@@ -150,7 +150,7 @@ func (n *node) drain(now time.Duration) {
 		case core.EventReady:
 			r.onReady(now, n, ev)
 		case core.EventBoost:
-			r.boost(now, n, ev.Seq)
+			r.boost(now, n, ev.Seq, ev.Due)
 		case core.EventFetch:
 			r.webFetch(now, n, ev.Seq, ev.End)
 		case core.EventWantPeers:

@@ -17,6 +17,7 @@ type Service struct {
 	busyUntil time.Duration
 
 	requests    int64
+	refused     int64
 	bytesServed int64
 }
 
@@ -32,6 +33,10 @@ func (s *Service) Name() string { return s.name }
 
 // Requests returns how many requests reached the service.
 func (s *Service) Requests() int64 { return s.requests }
+
+// Refused returns how many requests the service turned away because their
+// response could not have arrived by its deadline (see FetchBy).
+func (s *Service) Refused() int64 { return s.refused }
 
 // BytesServed returns the response bytes the service has sent or queued.
 func (s *Service) BytesServed() int64 { return s.bytesServed }
@@ -55,6 +60,7 @@ type fetch struct {
 	sentBytes int64         // bytes already admitted to the client's downlink
 	start     time.Duration // when the service began sending the response
 	oneWay    time.Duration
+	deadline  time.Duration // 0: none
 	done      func(now time.Duration)
 }
 
@@ -67,6 +73,15 @@ type fetch struct {
 // re-armed (so done may call into it). If the client is unknown or removed
 // meanwhile, done is never called.
 func (s *Service) Fetch(now time.Duration, client netip.AddrPort, sizeBytes int, done func(now time.Duration)) {
+	s.FetchBy(now, client, sizeBytes, 0, done)
+}
+
+// FetchBy is Fetch for a response that is useless after deadline, as a
+// live booster's is: when the request reaches the service and the
+// response, queued behind the others, could not arrive by then, the service
+// refuses it at once and spends nothing on it (the origin's booster answers
+// 503 so), and done is never called. A deadline of 0 is none.
+func (s *Service) FetchBy(now time.Duration, client netip.AddrPort, sizeBytes int, deadline time.Duration, done func(now time.Duration)) {
 	n := s.net
 	i, ok := n.index(client)
 	if !ok || !n.nodes[i].alive {
@@ -78,6 +93,7 @@ func (s *Service) Fetch(now time.Duration, client netip.AddrPort, sizeBytes int,
 		client:    i,
 		sizeBytes: int64(max(sizeBytes, 0)),
 		oneWay:    s.OneWay(client),
+		deadline:  deadline,
 		done:      done,
 	}
 	var k int32
@@ -106,8 +122,14 @@ func (n *Network) fetchRequest(k int32) {
 	}
 	s := f.svc
 	s.requests++
+	start := max(n.now, s.busyUntil)
+	if f.deadline > 0 && start+transmitTime(f.sizeBytes, s.rateBps)+f.oneWay > f.deadline {
+		s.refused++
+		n.freeFetch(k)
+		return
+	}
 	s.bytesServed += f.sizeBytes
-	f.start = max(n.now, s.busyUntil)
+	f.start = start
 	s.busyUntil = f.start + transmitTime(f.sizeBytes, s.rateBps)
 	n.pushFor(f.client, event{at: n.segmentArrival(f), ref: k}, evFetchSegment)
 }

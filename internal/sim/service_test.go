@@ -175,3 +175,34 @@ func TestServiceDoneDrains(t *testing.T) {
 		t.Fatalf("peer received %d datagrams", len(peer.recv))
 	}
 }
+
+// TestServiceRefusesLate: a request whose response, queued behind another,
+// could not arrive by its deadline is refused when it reaches the service:
+// done never runs and the service spends nothing on it, so a request after
+// it is served as if it had not come.
+func TestServiceRefusesLate(t *testing.T) {
+	cfg := quietConfig()
+	n := mustNew(t, cfg, 37)
+	svc := n.NewService("booster", 8_000_000, 20*time.Millisecond) // 100 ms per 100 kB
+	c := n.AddNode(NodeConfig{}, &scriptEP{})
+	ow := svc.OneWay(c)
+	var done []time.Duration
+	var late bool
+	n.At(time.Millisecond, func(now time.Duration) {
+		svc.Fetch(now, c, 100_000, func(now time.Duration) { done = append(done, now) })
+		// behind the first it would arrive at 1 ms + 2·ow + 200 ms
+		svc.FetchBy(now, c, 100_000, now+2*ow+150*time.Millisecond, func(time.Duration) { late = true })
+	})
+	n.At(2*time.Millisecond, func(now time.Duration) {
+		svc.FetchBy(now, c, 100_000, now+2*ow+250*time.Millisecond, func(now time.Duration) { done = append(done, now) })
+	})
+	n.Run(5 * time.Second)
+	const serve = 100 * time.Millisecond
+	want := []time.Duration{time.Millisecond + ow + serve + ow, time.Millisecond + ow + 2*serve + ow}
+	if late || len(done) != 2 || done[0] != want[0] || done[1] != want[1] {
+		t.Errorf("late one served %v; done at %v, want %v", late, done, want)
+	}
+	if svc.Requests() != 3 || svc.Refused() != 1 || svc.BytesServed() != 200_000 {
+		t.Errorf("%d requests, %d refused, %d bytes served", svc.Requests(), svc.Refused(), svc.BytesServed())
+	}
+}
