@@ -30,14 +30,14 @@ const relayProfileEnv = "SHOAL_RELAY_CPUPROFILE"
 // is measured apart from the origin's and the last viewers'. A receives
 // every chunk from the origin over Noise/UDP, verifies it against the
 // origin's Ed25519 signature and forwards it over Noise/UDP, as `shoal
-// play` does, to one last viewer (down=1) or to four (down=4), as a relay
+// play` does, to one, two or four last viewers (down=1, 2, 4), as a relay
 // with upload to spare feeds several. An op is one chunk delivered to a
 // last viewer; MB/s is what they receive together, all of it through A;
 // relay-cpu-s/GiB is A's CPU time (user and system, from getrusage in A)
 // per GiB relayed, and relay-MB/s/core is MB relayed per CPU-second of A;
 // cpu-s/GiB is the CPU of both processes per GiB.
 func BenchmarkRelayNode(b *testing.B) {
-	for _, down := range []int{1, 4} {
+	for _, down := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("down=%d", down), func(b *testing.B) { benchRelayNode(b, down) })
 	}
 }
