@@ -41,6 +41,7 @@ type Conn struct {
 	rx     *Inbound // the run being collected (the reader's)
 	recvq  chan *Inbound
 	queued atomic.Int64 // datagrams in recvq and rx, not yet released
+	runs   atomic.Int64 // Inbounds in recvq or with the consumer
 
 	rmu    sync.Mutex // Recv and RecvBatch: the run being read
 	cur    *Inbound

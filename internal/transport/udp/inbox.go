@@ -37,6 +37,7 @@ func (c *Conn) Inbox() <-chan *Inbound { return c.recvq }
 // counting against Options.RecvQueueLen.
 func (c *Conn) Release(in *Inbound) {
 	c.queued.Add(-int64(len(in.Msgs)))
+	c.runs.Add(-1)
 	in.Msgs = in.Msgs[:0]
 	inboundPool.Put(in)
 }
@@ -53,10 +54,10 @@ func (c *Conn) rxSlot() []byte {
 // collected, and reports false (the datagram dropped) when RecvQueueLen
 // datagrams already wait. Only the reading goroutine calls it.
 func (c *Conn) push(from netip.AddrPort, peer PeerID, b []byte) bool {
-	if c.queued.Load() >= int64(c.opts.RecvQueueLen) {
+	in := c.rx
+	if c.queued.Load() >= int64(c.opts.RecvQueueLen) || len(in.Msgs) == 0 && c.runs.Load() >= c.maxRuns() {
 		return false
 	}
-	in := c.rx
 	in.Msgs = append(in.Msgs, Message{Addr: from, Peer: peer, Buf: b, N: len(b)})
 	c.queued.Add(1)
 	if len(in.Msgs) == inboundLen {
@@ -71,8 +72,17 @@ func (c *Conn) push(from netip.AddrPort, peer PeerID, b []byte) bool {
 func (c *Conn) flushInbound() {
 	if in := c.rx; in != nil && len(in.Msgs) > 0 {
 		c.rx = nil
+		c.runs.Add(1)
 		c.recvq <- in
 	}
+}
+
+// maxRuns bounds the Inbounds waiting, each of which holds room for
+// inboundLen datagrams, so that a consumer that falls behind while reads
+// come a datagram at a time holds a few MiB rather than RecvQueueLen
+// Inbounds: four times the runs RecvQueueLen full ones would take.
+func (c *Conn) maxRuns() int64 {
+	return int64(max(16, 4*((c.opts.RecvQueueLen+inboundLen-1)/inboundLen)))
 }
 
 // next returns the next datagram for Recv and RecvBatch, waiting for one

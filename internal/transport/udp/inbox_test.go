@@ -2,6 +2,7 @@ package udp
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -82,5 +83,35 @@ func TestInboxRunsAndBound(t *testing.T) {
 	}
 	if st := b.Stats(); st.DatagramsIn != limit+5 || st.Drops.RecvQueue != 10 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestInboxBoundsRuns: datagrams that come a read at a time make one
+// Inbound each; a consumer holding them all caps them at maxRuns, however
+// much room RecvQueueLen has left, so a slow consumer cannot pin an
+// Inbound's worth of memory per datagram.
+func TestInboxBoundsRuns(t *testing.T) {
+	n := newMemNet(t)
+	c := n.add("10.0.0.1:1000", mustIdentity(t), Options{RecvQueueLen: 4096})
+	from := netip.MustParseAddrPort("10.0.0.2:1000")
+	limit := int(c.maxRuns())
+	if limit >= 4096 || limit < 16 {
+		t.Fatalf("maxRuns %d for a queue of 4096", limit)
+	}
+	kept := 0
+	for i := range limit + 10 {
+		b := append(c.rxSlot(), byte(i))
+		if c.push(from, PeerID{}, b) {
+			kept++
+		}
+		c.flushInbound() // one datagram per read
+	}
+	if kept != limit || len(c.recvq) != limit {
+		t.Fatalf("kept %d in %d runs, want %d", kept, len(c.recvq), limit)
+	}
+	in := <-c.Inbox()
+	c.Release(in)
+	if !c.push(from, PeerID{}, append(c.rxSlot(), 'x')) {
+		t.Fatal("a released run did not make room")
 	}
 }
