@@ -139,8 +139,8 @@ func New(cfg Config, seed uint64) (*Network, error) {
 		seed:      seed,
 		placeRand: rand.New(rand.NewPCG(seed, 0x706c616365)), // "place"
 		main:      lane{cur: -1},
-		packets:   newPacketPool(),
 	}
+	n.packets.init()
 	if cfg.LossRate > 0 {
 		n.lossBelow = uint64(math.Ldexp(cfg.LossRate, 64))
 	}

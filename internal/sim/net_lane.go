@@ -72,6 +72,15 @@ func (l *lane) alloc(pp *packetPool) int32 {
 
 func (l *lane) release(p int32) { l.free = append(l.free, p) }
 
+// touch prefetches the first bytes of the datagrams of evs.
+func (l *lane) touch(pp *packetPool, evs []event) {
+	for i := range evs {
+		if k := evs[i].kind(); k == evArrive || k == evDeliver {
+			prefetch(&pp.slot(evs[i].ref)[:1][0])
+		}
+	}
+}
+
 // SetWorkers sets how many goroutines run a window's nodes (at least 1).
 // The run does not depend on it; it takes effect with windows only.
 func (n *Network) SetWorkers(k int) {
@@ -159,12 +168,21 @@ func (p *pool) work(l *lane) {
 func (n *Network) runTask(l *lane, t *task) {
 	sorted := n.sorted
 	l.task = t
+	l.touch(&n.packets, sorted[t.lo:min(t.lo+32, t.hi)])
 	for lo := t.lo; lo < t.hi; {
 		o := n.owner(&sorted[lo])
 		hi := lo + 1
 		for hi < t.hi && n.owner(&sorted[hi]) == o {
 			hi++
 		}
+		// Load the datagrams of the node after this one now: their cache
+		// misses overlap with this node's work instead of coming one by
+		// one when each is delivered.
+		nx := hi + 1
+		for nx < t.hi && n.owner(&sorted[nx]) == n.owner(&sorted[hi]) {
+			nx++
+		}
+		l.touch(&n.packets, sorted[hi:min(nx, t.hi)])
 		// sorted[lo:hi] is in time order, which is a valid heap; the
 		// node's new events join it there, after every event queued
 		// before the window.

@@ -1,6 +1,9 @@
 package sim
 
-import "sync/atomic"
+import (
+	"runtime"
+	"sync/atomic"
+)
 
 // Datagrams in flight live in a pool of fixed slots cut from large chunks,
 // so a datagram costs no allocation and its bytes are found from its index
@@ -20,17 +23,23 @@ const (
 )
 
 type packetChunk struct {
-	data     [packetChunkBytes]byte
+	data     []byte                  // packetChunkBytes
 	oversize [packetsPerChunk][]byte // for datagrams larger than packetBytes
 }
 
 type packetPool struct {
 	chunks  *[maxPacketChunks]*packetChunk
 	nChunks atomic.Int32
+	region  []byte // where chunks are cut from first (see packetRegion)
 }
 
-func newPacketPool() packetPool {
-	return packetPool{chunks: new([maxPacketChunks]*packetChunk)}
+// init makes the pool empty, with its region, given back when the pool is
+// no longer reachable.
+func (pp *packetPool) init() {
+	pp.chunks, pp.region = new([maxPacketChunks]*packetChunk), packetRegion()
+	if pp.region != nil {
+		runtime.AddCleanup(pp.chunks, freePacketRegion, pp.region)
+	}
 }
 
 // grow adds a chunk and appends its slots to free.
@@ -39,7 +48,13 @@ func (pp *packetPool) grow(free []int32) []int32 {
 	if c >= maxPacketChunks {
 		panic("sim: packet pool exhausted")
 	}
-	pp.chunks[c] = new(packetChunk)
+	pc := new(packetChunk)
+	if off := int(c) * packetChunkBytes; off+packetChunkBytes <= len(pp.region) {
+		pc.data = pp.region[off : off+packetChunkBytes : off+packetChunkBytes]
+	} else {
+		pc.data = make([]byte, packetChunkBytes)
+	}
+	pp.chunks[c] = pc
 	base := c << chunkShift
 	for j := int32(packetsPerChunk - 1); j >= 0; j-- {
 		free = append(free, base+j)

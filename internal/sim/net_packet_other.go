@@ -1,0 +1,7 @@
+//go:build !linux
+
+package sim
+
+func packetRegion() []byte { return nil }
+
+func freePacketRegion([]byte) {}
