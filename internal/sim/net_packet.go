@@ -20,6 +20,9 @@ const (
 	packetsPerChunk  = 1 << chunkShift
 	packetChunkBytes = packetsPerChunk * packetBytes
 	maxPacketChunks  = 1 << 15 // 32 Mi slots, 48 GiB: more than any run holds
+	// The first chunks come from a region of huge pages, the rest from
+	// the Go heap.
+	packetRegionBytes = 4 << 30
 )
 
 type packetChunk struct {
@@ -30,15 +33,15 @@ type packetChunk struct {
 type packetPool struct {
 	chunks  *[maxPacketChunks]*packetChunk
 	nChunks atomic.Int32
-	region  []byte // where chunks are cut from first (see packetRegion)
+	region  []byte // where chunks are cut from first (see hugeRegion)
 }
 
 // init makes the pool empty, with its region, given back when the pool is
 // no longer reachable.
 func (pp *packetPool) init() {
-	pp.chunks, pp.region = new([maxPacketChunks]*packetChunk), packetRegion()
+	pp.chunks, pp.region = new([maxPacketChunks]*packetChunk), hugeRegion(packetRegionBytes)
 	if pp.region != nil {
-		runtime.AddCleanup(pp.chunks, freePacketRegion, pp.region)
+		runtime.AddCleanup(pp.chunks, freeHugeRegion, pp.region)
 	}
 }
 
