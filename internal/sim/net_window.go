@@ -12,11 +12,11 @@ import (
 // events of a window from the queue and runs them node by node, each node's
 // in time order: the node's engine stays in the cache for all of them, where
 // strict global time order would touch a different engine on nearly every
-// event. The order is fixed by the seed (windows in time, nodes by index),
-// so a run stays deterministic, but it is not the order of strict time:
-// draws from the network's random source, the service's queue and the
-// scenario's tallies see events in a different order, and runs differ from
-// those without windows.
+// event. Each node draws its loss and jitter from a source of its own, so
+// every node sees what strict time order gives it
+// (TestWindowsMatchTimeOrder), up to the order of events due at the same
+// instant. The nodes of a window may run on several workers (see lane),
+// with the same result for any number.
 //
 // Scenario actions (At) end a window and run on their own, in time order, so
 // an action sees every node at its time.
