@@ -30,6 +30,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	loss := fs.Float64("loss", def.Net.LossRate, "random datagram loss rate")
 	fragment := fs.Int("fragment-bytes", def.FragmentBytes, "payload of one Data datagram; 0 sends whole chunks as MTU bursts (faster, coarser)")
 	realCrypto := fs.Bool("real-crypto", false, "check chunks with SHA-256 and Ed25519 as real peers do (slower); otherwise a 64-bit hash stands in")
+	workers := fs.Int("workers", 0, "goroutines running the nodes (0 = one per CPU); the run does not depend on it")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	plot := fs.String("plot", "", "also draw the run over time to this .svg or .png file")
 	fs.Usage = func() {
@@ -70,6 +71,7 @@ Scenarios:
 	opt.OriginUpFactor, opt.ViewerUpFactor, opt.BoosterFactor = *originUp, *viewerUp, *booster
 	opt.Net.LossRate = *loss
 	opt.FragmentBytes, opt.RealCrypto = *fragment, *realCrypto
+	opt.Workers = *workers
 	if err := opt.Validate(); err != nil {
 		return err
 	}

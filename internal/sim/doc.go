@@ -3,5 +3,7 @@
 //
 // The network model (net*.go, queue*.go, service*.go) owns virtual time, the
 // event queue, links, latency, loss, NAT and HTTP-like services; it drives
-// endpoints through the Endpoint interface and never does real I/O.
+// endpoints through the Endpoint interface and never does real I/O. It may
+// run the nodes of a window on several goroutines; the run does not depend
+// on how many (net_lane.go).
 package sim

@@ -85,7 +85,7 @@ func (s *liveSource) produce(now time.Duration) {
 	if seq >= s.keep {
 		delete(s.chunks, seq-s.keep)
 	}
-	r.call(r.origin, func() {
+	r.call(now, r.origin, func() {
 		if err := r.origin.e.Publish(now, r.desc.ID, seq, cm, data); err != nil {
 			panic(err)
 		}
@@ -101,18 +101,17 @@ func (r *Run) onPlay(now time.Duration, n *node, ev core.Event) {
 	if r.live == nil {
 		return
 	}
+	t := r.tally(n)
 	c, ok := r.live.chunks[ev.Seq]
 	if !ok || !bytes.Equal(c.data, ev.Data) {
-		r.unverified += int64(len(ev.Data))
+		t.unverified += int64(len(ev.Data))
 		return
 	}
 	if n.bad {
 		return // liars' own playback is not measured
 	}
-	r.played++
-	d := now - c.produced
-	r.delay.add(d)
-	r.series.delay(d)
+	t.played++
+	t.addDelay(now - c.produced)
 }
 
 func (r *Run) onReady(now time.Duration, n *node, ev core.Event) {
@@ -122,7 +121,8 @@ func (r *Run) onReady(now time.Duration, n *node, ev core.Event) {
 	}
 	if !n.ready && !n.bad {
 		n.ready = true
-		r.joins = append(r.joins, now-n.joinAt)
+		t := r.tally(n)
+		t.joins = append(t.joins, now-n.joinAt)
 	}
 }
 
@@ -139,8 +139,8 @@ func (r *Run) boost(now time.Duration, n *node, seq uint64, due time.Duration) {
 		if n.gone {
 			return
 		}
-		r.boosterBytes += int64(len(c.data))
-		r.call(n, func() { _ = n.e.HandleBoosted(now, r.desc.ID, seq, c.meta, c.data) })
+		r.tally(n).boosterBytes += int64(len(c.data))
+		r.call(now, n, func() { _ = n.e.HandleBoosted(now, r.desc.ID, seq, c.meta, c.data) })
 	})
 }
 

@@ -3,7 +3,6 @@ package sim
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"hash"
 	"math"
 	"sort"
@@ -67,15 +66,16 @@ func quantileOf(xs []time.Duration, q float64) float64 {
 	return s[i].Seconds()
 }
 
-// trace hashes the run's events as they happen: the same seed gives the
-// same digest, byte for byte.
+// trace hashes a node's events as they happen: the same seed gives the
+// same digest, byte for byte. Each node keeps its own, so that the digest
+// does not depend on the order in which nodes' events of a window run.
 type trace struct {
 	h   hash.Hash
 	buf [32]byte
 	n   uint64
 }
 
-func newTrace() *trace { return &trace{h: sha256.New()} }
+func newTrace() trace { return trace{h: sha256.New()} }
 
 func (t *trace) record(now time.Duration, node uint32, kind uint8, seq uint64) {
 	b := t.buf[:0]
@@ -87,4 +87,72 @@ func (t *trace) record(now time.Duration, node uint32, kind uint8, seq uint64) {
 	t.n++
 }
 
-func (t *trace) digest() string { return hex.EncodeToString(t.h.Sum(nil)) }
+// sum is the hash of the events recorded so far.
+func (t *trace) sum() []byte { return t.h.Sum(nil) }
+
+// tally is what the checkers count. Each lane of the network keeps its own
+// (a node's events may run on any lane), and a reading sums them: sums,
+// histograms and sets do not depend on the order of their parts.
+type tally struct {
+	delay        histogram
+	delaySum     time.Duration // of delays, for the time series
+	joins        []time.Duration
+	starts       []time.Duration
+	seeks        []time.Duration
+	played       int64
+	missed       int64
+	stalls       int64
+	unverified   int64
+	badBanned    map[uint32]bool
+	honestBanned int64
+	rejected     int64
+	boosterBytes int64
+}
+
+func (t *tally) addDelay(d time.Duration) {
+	t.delay.add(d)
+	t.delaySum += d
+}
+
+// addCounts adds o's counters, not its histogram, lists and set.
+func (t *tally) addCounts(o *tally) {
+	t.delaySum += o.delaySum
+	t.delay.n += o.delay.n
+	t.played += o.played
+	t.missed += o.missed
+	t.stalls += o.stalls
+	t.unverified += o.unverified
+	t.honestBanned += o.honestBanned
+	t.rejected += o.rejected
+	t.boosterBytes += o.boosterBytes
+}
+
+// add adds all of o.
+func (t *tally) add(o *tally) {
+	t.addCounts(o)
+	t.delay.n -= o.delay.n
+	t.delay.merge(&o.delay)
+	t.joins = append(t.joins, o.joins...)
+	t.starts = append(t.starts, o.starts...)
+	t.seeks = append(t.seeks, o.seeks...)
+	for id := range o.badBanned {
+		if t.badBanned == nil {
+			t.badBanned = map[uint32]bool{}
+		}
+		t.badBanned[id] = true
+	}
+}
+
+func (h *histogram) merge(o *histogram) {
+	if o.buckets == nil {
+		return
+	}
+	if h.buckets == nil {
+		h.buckets = make([]int64, histMax)
+	}
+	for i, k := range o.buckets {
+		h.buckets[i] += k
+	}
+	h.n += o.n
+	h.over += o.over
+}

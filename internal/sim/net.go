@@ -68,6 +68,13 @@ type host struct {
 	up    link
 	down  link
 
+	// Loss and jitter of the datagrams the node sends are drawn from the
+	// node's own source, so that what one node sees never depends on the
+	// order in which other nodes' events run.
+	pathPCG  *rand.PCG
+	pathRand *rand.Rand
+	lane     *lane // the lane running the node's events now
+
 	// The node has one timer. timerWant is the deadline the endpoint last
 	// asked for (-1: none); timerQueued is the time of the one live timer
 	// event in the queue (-1: none), never later than timerWant. Events of
@@ -80,34 +87,34 @@ type host struct {
 	stats NodeStats
 }
 
-// Network is a single-threaded discrete-event network. All methods must be
-// called from one goroutine: the one calling Run, or the callbacks it makes.
+// Network is a discrete-event network. Its methods must be called from one
+// goroutine (the one calling Run) or from the callbacks it makes; an
+// endpoint's callbacks may run on a worker (see SetWorkers) and may then
+// call Kick, Service.Fetch and the read-only methods, for their own node.
 type Network struct {
-	cfg    Config
-	now    time.Duration
-	events uint64
-	q      eventQueue
-	aq     eventHeap // actions, apart from q so that windows can stop at them
+	cfg  Config
+	main lane // outside windows; its clock is the network's
+	q    eventQueue
+	aq   eventHeap // actions, apart from q so that windows can stop at them
 
-	// Windows (see SetWindow): the node whose events run now, the end of
-	// the window, and that node's events due before the end.
+	// Windows (see SetWindow): the workers' lanes, and the window's events
+	// sorted by node and cut into tasks.
 	window time.Duration
-	cur    int32
-	end    time.Duration
-	lq     eventHeap
+	lanes  []*lane
+	tasks  []task
 	batch  []event
 	sorted []event
 	counts []int32
 
+	seed      uint64
 	placeRand *rand.Rand // node positions
-	pathPCG   *rand.PCG  // loss and jitter
-	pathRand  *rand.Rand
-	lossBelow uint64 // a datagram is lost when a uniform uint64 is below this
+	lossBelow uint64     // a datagram is lost when a uniform uint64 is below this
 
 	nodes []host
 
 	packets    packetPool
-	prefetched byte // sink for the early load in step
+	spare      []int32 // free packet slots no lane holds
+	prefetched byte    // sink for the early load in step
 
 	actions     []func(now time.Duration)
 	freeActions []int32
@@ -129,11 +136,11 @@ func New(cfg Config, seed uint64) (*Network, error) {
 	}
 	n := &Network{
 		cfg:       cfg,
+		seed:      seed,
 		placeRand: rand.New(rand.NewPCG(seed, 0x706c616365)), // "place"
-		pathPCG:   rand.NewPCG(seed, 0x70617468),             // "path"
-		cur:       -1,
+		main:      lane{cur: -1},
 	}
-	n.pathRand = rand.New(n.pathPCG)
+	n.packets.init()
 	if cfg.LossRate > 0 {
 		n.lossBelow = uint64(math.Ldexp(cfg.LossRate, 64))
 	}
@@ -144,10 +151,7 @@ func New(cfg Config, seed uint64) (*Network, error) {
 func (n *Network) Config() Config { return n.cfg }
 
 // Now returns the current virtual time.
-func (n *Network) Now() time.Duration { return n.now }
-
-// Events returns how many events have been processed.
-func (n *Network) Events() uint64 { return n.events }
+func (n *Network) Now() time.Duration { return n.main.now }
 
 // Pending returns how many events are queued (stale timer events included).
 func (n *Network) Pending() int { return n.q.len() + len(n.aq) }
@@ -167,6 +171,7 @@ func (n *Network) AddNode(cfg NodeConfig, ep Endpoint) netip.AddrPort {
 	}
 	i := int32(len(n.nodes))
 	v := addrFirst + uint32(i)
+	pcg := rand.NewPCG(n.seed, 0x70617468<<32|uint64(i)) // "path"
 	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), NodePort)
 	n.nodes = append(n.nodes, host{
 		ep:          ep,
@@ -176,11 +181,14 @@ func (n *Network) AddNode(cfg NodeConfig, ep Endpoint) netip.AddrPort {
 		alive:       true,
 		up:          link{rateBps: cfg.UpBps},
 		down:        link{rateBps: cfg.DownBps},
+		pathPCG:     pcg,
+		pathRand:    rand.New(pcg),
+		lane:        &n.main,
 		timerWant:   -1,
 		timerQueued: -1,
 		lastFire:    -1,
 	})
-	n.afterCall(i)
+	n.afterCall(&n.main, i)
 	return addr
 }
 
@@ -273,7 +281,7 @@ func (n *Network) QueueDelay(addr netip.AddrPort) (up, down time.Duration) {
 	if !ok {
 		return 0, 0
 	}
-	return n.nodes[i].up.queueDelay(n.now), n.nodes[i].down.queueDelay(n.now)
+	return n.nodes[i].up.queueDelay(n.main.now), n.nodes[i].down.queueDelay(n.main.now)
 }
 
 // Stats returns addr's counters (zero for an unknown address).
@@ -308,7 +316,7 @@ func (n *Network) At(t time.Duration, fn func(now time.Duration)) {
 		n.actions = append(n.actions, fn)
 	}
 	n.q.seq++
-	n.aq.push(event{at: max(t, n.now), key: n.q.seq<<8 | uint64(evAction), ref: i})
+	n.aq.push(event{at: max(t, n.main.now), key: n.q.seq<<8 | uint64(evAction), ref: i})
 }
 
 // Kick sends what addr's endpoint has to send now and re-arms its timer. Call
@@ -316,7 +324,7 @@ func (n *Network) At(t time.Duration, fn func(now time.Duration)) {
 // telling it a new chunk exists).
 func (n *Network) Kick(addr netip.AddrPort) {
 	if i, ok := n.index(addr); ok {
-		n.afterCall(i)
+		n.afterCall(n.laneOf(i), i)
 	}
 }
 
@@ -328,7 +336,7 @@ func (n *Network) SetProgress(every time.Duration, fn func(now time.Duration)) {
 		return
 	}
 	n.progressEvery, n.progressFn = every, fn
-	n.progressNext = (n.now/every + 1) * every
+	n.progressNext = (n.main.now/every + 1) * every
 }
 
 // Run processes events in time order until virtual time until or until no
@@ -351,9 +359,9 @@ func (n *Network) Run(until time.Duration) {
 		if n.progressFn != nil && n.progressNext <= min(next, until) {
 			// Report each multiple of the period on time, even when no
 			// event falls on it.
-			n.now = n.progressNext
+			n.main.now = n.progressNext
 			n.progressNext += n.progressEvery
-			n.progressFn(n.now)
+			n.progressFn(n.main.now)
 			continue
 		}
 		if next > until {
@@ -361,7 +369,7 @@ func (n *Network) Run(until time.Duration) {
 		}
 		n.step()
 	}
-	n.now = max(n.now, until)
+	n.main.now = max(n.main.now, until)
 }
 
 // Step processes the next event and reports whether there was one.
@@ -402,7 +410,8 @@ func (n *Network) step() {
 	} else {
 		e = n.q.pop()
 	}
-	n.now = e.at
+	m := &n.main
+	m.now = e.at
 	if len(n.q.cur) > 0 {
 		if nx := &n.q.cur[0]; nx.kind() == evDeliver && nx.aux > 0 {
 			// Load the next delivery's first byte now: the cache miss
@@ -411,50 +420,46 @@ func (n *Network) step() {
 		}
 	}
 	if e.kind() != evAction {
-		n.dispatch(e)
+		n.dispatch(m, e)
 		return
 	}
-	n.events++
-	fn := n.actions[e.ref]
-	n.actions[e.ref] = nil
-	n.freeActions = append(n.freeActions, e.ref)
-	fn(n.now)
+	n.runAction(e)
 }
 
 // afterCall runs after every call into node i's endpoint: it drains the
 // endpoint's transmits and re-arms its timer.
-func (n *Network) afterCall(i int32) {
+func (n *Network) afterCall(l *lane, i int32) {
 	if !n.nodes[i].alive {
 		return
 	}
-	n.drain(i)
-	n.rearm(i)
+	n.drain(l, i)
+	n.rearm(l, i)
 }
 
-func (n *Network) drain(i int32) {
+func (n *Network) drain(l *lane, i int32) {
 	ep := n.nodes[i].ep
 	for {
-		p := n.packets.alloc()
+		p := l.alloc(&n.packets)
 		to, d, ok := ep.PollTransmit(n.packets.slot(p))
 		if !ok {
-			n.packets.release(p)
+			l.release(p)
 			return
 		}
 		n.packets.store(p, d)
-		n.send(i, to, p, len(d))
+		n.send(l, i, to, p, len(d))
 	}
 }
 
 // send takes packet p from node i through i's uplink and schedules its
 // arrival at the receiver's downlink, or drops it.
-func (n *Network) send(i int32, to netip.AddrPort, p int32, sizeBytes int) {
+func (n *Network) send(l *lane, i int32, to netip.AddrPort, p int32, sizeBytes int) {
 	src := &n.nodes[i]
 	src.stats.DatagramsSent++
 	src.stats.BytesSent += int64(sizeBytes)
-	leave, ok := src.up.admit(n.now, sizeBytes+n.overhead(sizeBytes), n.cfg.QueueLimit)
+	leave, ok := src.up.admit(l.now, sizeBytes+n.overhead(sizeBytes), n.cfg.QueueLimit)
 	if !ok {
 		src.stats.DropQueue++
-		n.packets.release(p)
+		l.release(p)
 		return
 	}
 	// From here on the datagram has left the uplink; NAT, loss and a gone
@@ -463,81 +468,81 @@ func (n *Network) send(i int32, to netip.AddrPort, p int32, sizeBytes int) {
 	j, ok := n.index(to)
 	if !ok || !n.nodes[j].alive {
 		src.stats.DropGone++
-		n.packets.release(p)
+		l.release(p)
 		return
 	}
 	dst := &n.nodes[j]
 	if !natCompatible(src.cfg.NAT, dst.cfg.NAT) {
 		src.stats.DropNAT++
-		n.packets.release(p)
+		l.release(p)
 		return
 	}
-	if n.lossBelow != 0 && n.lost(sizeBytes) {
+	if n.lossBelow != 0 && n.lost(src.pathPCG, sizeBytes) {
 		src.stats.DropLoss++
-		n.packets.release(p)
+		l.release(p)
 		return
 	}
 	at := leave + n.cfg.pairLatency(src.pos, dst.pos)
 	if n.cfg.Jitter > 0 {
-		at += time.Duration(n.pathRand.Int64N(int64(n.cfg.Jitter) + 1))
+		at += time.Duration(src.pathRand.Int64N(int64(n.cfg.Jitter) + 1))
 	}
-	n.pushFor(j, event{at: at, ref: p, aux: uint32(sizeBytes), from: i, to: j}, evArrive)
+	n.pushFor(l, j, event{at: at, ref: p, aux: uint32(sizeBytes), from: i, to: j}, evArrive)
 }
 
 // arrive queues a datagram in its receiver's downlink.
-func (n *Network) arrive(e event) {
+func (n *Network) arrive(l *lane, e event) {
 	src, dst := &n.nodes[e.from], &n.nodes[e.to]
 	if !src.alive || !dst.alive {
-		src.stats.DropGone++
-		n.packets.release(e.ref)
+		n.countDrop(l, e.from, false)
+		l.release(e.ref)
 		return
 	}
-	leave, ok := dst.down.admit(n.now, int(e.aux)+n.overhead(int(e.aux)), n.cfg.QueueLimit)
+	leave, ok := dst.down.admit(l.now, int(e.aux)+n.overhead(int(e.aux)), n.cfg.QueueLimit)
 	if !ok {
-		src.stats.DropQueue++
-		n.packets.release(e.ref)
+		n.countDrop(l, e.from, true)
+		l.release(e.ref)
 		return
 	}
-	if leave == n.now {
-		n.deliver(e)
+	if leave == l.now {
+		n.deliver(l, e)
 		return
 	}
 	e.at = leave
-	n.pushFor(e.to, e, evDeliver)
+	n.pushFor(l, e.to, e, evDeliver)
 }
 
 // deliver hands a datagram to its receiver.
-func (n *Network) deliver(e event) {
+func (n *Network) deliver(l *lane, e event) {
 	src, dst := &n.nodes[e.from], &n.nodes[e.to]
 	if !src.alive || !dst.alive {
-		src.stats.DropGone++
-		n.packets.release(e.ref)
+		n.countDrop(l, e.from, false)
+		l.release(e.ref)
 		return
 	}
 	size := int(e.aux)
 	dst.stats.DatagramsReceived++
 	dst.stats.BytesReceived += int64(size)
-	dst.ep.HandleDatagram(n.now, src.addr, n.packets.data(e.ref, size))
-	n.packets.release(e.ref)
-	n.afterCall(e.to)
+	dst.ep.HandleDatagram(l.now, src.addr, n.packets.data(e.ref, size))
+	l.release(e.ref)
+	n.afterCall(l, e.to)
 }
 
 // rearm asks node i's endpoint for its deadline. A timer event already queued
 // for an earlier time is kept: when it fires it moves itself to the deadline
 // then wanted, so a deadline pushed later on every call costs no event.
-func (n *Network) rearm(i int32) {
+func (n *Network) rearm(l *lane, i int32) {
 	nd := &n.nodes[i]
 	d := nd.ep.NextDeadline()
 	if d < 0 {
 		nd.timerWant = -1
 		return
 	}
-	if d <= n.now {
-		d = n.now
-		if nd.lastFire == n.now {
+	if d <= l.now {
+		d = l.now
+		if nd.lastFire == l.now {
 			// The endpoint asks again for the instant it was just
 			// woken at; wake it a nanosecond later so time moves on.
-			d = n.now + 1
+			d = l.now + 1
 		}
 	}
 	nd.timerWant = d
@@ -546,39 +551,39 @@ func (n *Network) rearm(i int32) {
 	}
 	nd.timerGen++
 	nd.timerQueued = d
-	n.pushFor(i, event{at: d, ref: i, aux: nd.timerGen}, evTimer)
+	n.pushFor(l, i, event{at: d, ref: i, aux: nd.timerGen}, evTimer)
 }
 
-func (n *Network) timer(i int32, gen uint32) {
+func (n *Network) timer(l *lane, i int32, gen uint32) {
 	nd := &n.nodes[i]
 	if gen != nd.timerGen || !nd.alive {
 		return // stale
 	}
-	n.events++
+	l.events++
 	nd.timerQueued = -1
 	switch {
 	case nd.timerWant < 0:
 		return
-	case nd.timerWant > n.now:
+	case nd.timerWant > l.now:
 		nd.timerQueued = nd.timerWant
-		n.pushFor(i, event{at: nd.timerWant, ref: i, aux: gen}, evTimer)
+		n.pushFor(l, i, event{at: nd.timerWant, ref: i, aux: gen}, evTimer)
 		return
 	}
 	nd.timerWant = -1
-	nd.lastFire = n.now
-	nd.ep.HandleTimeout(n.now)
-	n.afterCall(i)
+	nd.lastFire = l.now
+	nd.ep.HandleTimeout(l.now)
+	n.afterCall(l, i)
 }
 
 // lost draws a datagram's fate: a datagram larger than the path MTU stands
 // for a burst of MTU-sized packets and is lost when any of them is.
-func (n *Network) lost(size int) bool {
+func (n *Network) lost(pcg *rand.PCG, size int) bool {
 	k := 1
 	if m := n.cfg.MTU; m > 0 && size > m {
 		k = (size + m - 1) / m
 	}
 	for i := 0; i < k; i++ {
-		if n.pathPCG.Uint64() < n.lossBelow {
+		if pcg.Uint64() < n.lossBelow {
 			return true
 		}
 	}

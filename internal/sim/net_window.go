@@ -12,11 +12,11 @@ import (
 // events of a window from the queue and runs them node by node, each node's
 // in time order: the node's engine stays in the cache for all of them, where
 // strict global time order would touch a different engine on nearly every
-// event. The order is fixed by the seed (windows in time, nodes by index),
-// so a run stays deterministic, but it is not the order of strict time:
-// draws from the network's random source, the service's queue and the
-// scenario's tallies see events in a different order, and runs differ from
-// those without windows.
+// event. Each node draws its loss and jitter from a source of its own, so
+// every node sees what strict time order gives it
+// (TestWindowsMatchTimeOrder), up to the order of events due at the same
+// instant. The nodes of a window may run on several workers (see lane),
+// with the same result for any number.
 //
 // Scenario actions (At) end a window and run on their own, in time order, so
 // an action sees every node at its time.
@@ -32,16 +32,23 @@ func (n *Network) SetWindow(w time.Duration) {
 	n.window = w
 }
 
-// pushFor queues e, an event of node i: into the running node's own queue
-// when it falls in the window being run, else into the network's queue.
-func (n *Network) pushFor(i int32, e event, kind eventKind) {
-	if i == n.cur && e.at < n.end {
-		n.q.seq++
-		e.key = n.q.seq<<8 | uint64(kind)
-		n.lq.push(e)
+// pushFor queues e, an event of node i: into the lane's own queue when i is
+// the node the lane runs and e falls in the window, into the task's outbox
+// when the lane runs a window, else into the network's queue. A fetch
+// request always goes through the queue: the service's queue is shared.
+func (n *Network) pushFor(l *lane, i int32, e event, kind eventKind) {
+	if l.task == nil {
+		n.q.pushEvent(e, kind)
 		return
 	}
-	n.q.pushEvent(e, kind)
+	if i == l.cur && e.at < l.end && kind != evFetchRequest {
+		l.seq++
+		e.key = l.seq<<8 | uint64(kind)
+		l.lq.push(e)
+		return
+	}
+	e.key = uint64(kind)
+	l.task.out = append(l.task.out, e)
 }
 
 // owner is the node an event belongs to.
@@ -56,6 +63,14 @@ func (n *Network) owner(e *event) int32 {
 }
 
 func (n *Network) runWindows(until time.Duration) {
+	if len(n.lanes) == 0 {
+		n.SetWorkers(1)
+	}
+	var p *pool
+	if len(n.lanes) > 1 {
+		p = n.startPool()
+		defer p.stop()
+	}
 	for {
 		next := time.Duration(math.MaxInt64)
 		if e := n.peek(); e != nil {
@@ -65,7 +80,7 @@ func (n *Network) runWindows(until time.Duration) {
 			// Reported between windows, so that reporting progress or not
 			// cannot change where windows end.
 			t := n.progressNext
-			n.now = max(n.now, t)
+			n.main.now = max(n.main.now, t)
 			n.progressNext += n.progressEvery
 			n.progressFn(t)
 			continue
@@ -74,7 +89,7 @@ func (n *Network) runWindows(until time.Duration) {
 			break
 		}
 		if len(n.aq) > 0 && n.aq[0].at <= next {
-			n.now = max(n.now, next)
+			n.main.now = max(n.main.now, next)
 			n.runAction(n.aq.pop())
 			continue
 		}
@@ -82,21 +97,23 @@ func (n *Network) runWindows(until time.Duration) {
 		if len(n.aq) > 0 {
 			end = min(end, n.aq[0].at)
 		}
-		n.runWindow(end)
+		n.runWindow(p, end)
 	}
-	n.now = max(n.now, until)
+	n.main.now = max(n.main.now, until)
 }
 
 func (n *Network) runAction(e event) {
-	n.events++
+	n.main.events++
 	fn := n.actions[e.ref]
 	n.actions[e.ref] = nil
 	n.freeActions = append(n.freeActions, e.ref)
-	fn(n.now)
+	fn(n.main.now)
 }
 
-// runWindow runs every queued event due before end, node by node.
-func (n *Network) runWindow(end time.Duration) {
+// runWindow runs every queued event due before end, node by node, on the
+// pool's workers (on the caller's goroutine if p is nil).
+func (n *Network) runWindow(p *pool, end time.Duration) {
+	m := &n.main
 	b := n.batch[:0]
 	for {
 		e := n.q.peek()
@@ -105,16 +122,16 @@ func (n *Network) runWindow(end time.Duration) {
 		}
 		b = append(b, n.q.pop())
 	}
-	last := n.now
+	last := m.now
 	// Requests reach the service in time order first: its queue is shared,
 	// and what it does with them happens a latency later.
 	k := 0
 	for _, e := range b {
 		if e.kind() == evFetchRequest {
-			n.now = e.at
+			m.now = e.at
 			last = max(last, e.at)
-			n.events++
-			n.fetchRequest(e.ref)
+			m.events++
+			n.fetchRequest(m, e.ref)
 			continue
 		}
 		b[k] = e
@@ -140,27 +157,23 @@ func (n *Network) runWindow(end time.Duration) {
 		sorted[counts[o]] = e
 		counts[o]++
 	}
-	n.end = end
-	for lo := 0; lo < len(sorted); {
-		o := n.owner(&sorted[lo])
-		hi := lo + 1
-		for hi < len(sorted) && n.owner(&sorted[hi]) == o {
-			hi++
-		}
-		// sorted[lo:hi] is in time order, which is a valid heap; the
-		// node's new events join it there.
-		n.cur = o
-		n.lq = append(n.lq[:0], sorted[lo:hi]...)
-		for len(n.lq) > 0 {
-			e := n.lq.pop()
-			n.now = e.at
-			last = max(last, e.at)
-			n.dispatch(e)
-		}
-		lo = hi
+	n.splitTasks()
+	for _, l := range n.lanes {
+		l.end, l.last = end, last
 	}
-	n.cur, n.end = -1, 0
-	n.now = last
+	if p != nil {
+		p.run()
+	} else {
+		for i := range n.tasks {
+			n.runTask(n.lanes[0], &n.tasks[i])
+		}
+	}
+	n.flush()
+	for _, l := range n.lanes {
+		last = max(last, l.last)
+		l.end = 0
+	}
+	m.now = last
 	clear(b)
 	n.batch = b[:0]
 }
@@ -173,25 +186,25 @@ func growEvents(s []event, n int) []event {
 	return make([]event, n)
 }
 
-// dispatch runs one event other than an action.
-func (n *Network) dispatch(e event) {
+// dispatch runs one event other than an action on lane l.
+func (n *Network) dispatch(l *lane, e event) {
 	switch e.kind() {
 	case evArrive:
-		n.events++
-		n.arrive(e)
+		l.events++
+		n.arrive(l, e)
 	case evDeliver:
-		n.events++
-		n.deliver(e)
+		l.events++
+		n.deliver(l, e)
 	case evTimer:
-		n.timer(e.ref, e.aux)
+		n.timer(l, e.ref, e.aux)
 	case evFetchRequest:
-		n.events++
-		n.fetchRequest(e.ref)
+		l.events++
+		n.fetchRequest(l, e.ref)
 	case evFetchSegment:
-		n.events++
-		n.fetchSegment(e.ref)
+		l.events++
+		n.fetchSegment(l, e.ref)
 	case evFetchDone:
-		n.events++
-		n.fetchDone(e.ref)
+		l.events++
+		n.fetchDone(l, e.ref)
 	}
 }

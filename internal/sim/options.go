@@ -41,6 +41,9 @@ type Options struct {
 	// Tune, if set, adjusts every viewer engine's configuration (for
 	// experiments with the engine's knobs).
 	Tune func(*core.Config)
+	// Workers is how many goroutines run the nodes' events; 0 means one per
+	// CPU (GOMAXPROCS). The run does not depend on it.
+	Workers int
 	// Net is the network model.
 	Net Config
 	// Sample is the period of the time series (for plots).
@@ -95,6 +98,8 @@ func (o *Options) Validate() error {
 		return bad("booster factor %g, want 0..10000", o.BoosterFactor)
 	case o.FragmentBytes != 0 && (o.FragmentBytes < 256 || o.FragmentBytes > 60000):
 		return bad("fragment bytes %d, want 0 (whole chunks) or 256..60000", o.FragmentBytes)
+	case o.Workers < 0 || o.Workers > 256:
+		return bad("workers %d, want 0 (one per CPU) or 1..256", o.Workers)
 	case o.Sample < time.Second:
 		return bad("sample period %v, want >= 1s", o.Sample)
 	}

@@ -55,26 +55,27 @@ type Result struct {
 func (r *Run) result() *Result {
 	o := r.opt
 	t := r.totals()
+	k := r.total()
 	res := &Result{
 		Scenario: o.Scenario, Seed: o.Seed, Peers: o.Peers,
 		DurationS: o.Duration.Seconds(), StreamRateBps: o.StreamRateBps,
-		BoosterBytes:          r.boosterBytes,
-		DelayP50S:             r.delay.quantile(0.50),
-		DelayP95S:             r.delay.quantile(0.95),
-		DelayP99S:             r.delay.quantile(0.99),
-		JoinP50S:              quantileOf(r.joins, 0.50),
-		JoinP95S:              quantileOf(r.joins, 0.95),
-		StartP95S:             quantileOf(r.starts, 0.95),
-		SeekP95S:              quantileOf(r.seeks, 0.95),
-		Stalls:                r.stalls + t.Stalls,
-		UnverifiedBytesPlayed: r.unverified,
-		BadPeersBanned:        len(r.badBanned),
+		BoosterBytes:          k.boosterBytes,
+		DelayP50S:             k.delay.quantile(0.50),
+		DelayP95S:             k.delay.quantile(0.95),
+		DelayP99S:             k.delay.quantile(0.99),
+		JoinP50S:              quantileOf(k.joins, 0.50),
+		JoinP95S:              quantileOf(k.joins, 0.95),
+		StartP95S:             quantileOf(k.starts, 0.95),
+		SeekP95S:              quantileOf(k.seeks, 0.95),
+		Stalls:                k.stalls + t.Stalls,
+		UnverifiedBytesPlayed: k.unverified,
+		BadPeersBanned:        len(k.badBanned),
 		Events:                r.net.Events(),
 		PlayDelayS:            o.PlayDelay.Seconds(),
-		HonestPeersBanned:     r.honestBanned,
-		ChunksPlayed:          r.played,
-		ChunksMissed:          r.missed,
-		ChunksRejected:        r.rejected,
+		HonestPeersBanned:     k.honestBanned,
+		ChunksPlayed:          k.played,
+		ChunksMissed:          k.missed,
+		ChunksRejected:        k.rejected,
 		ViewersJoined:         len(r.viewers),
 		BytesFromPeers:        t.BytesFromPeers,
 		BytesFromOrigin:       t.BytesFromOrigin,
@@ -94,17 +95,17 @@ func (r *Run) result() *Result {
 	if all := t.BytesFromPeers + t.BytesFromOrigin + t.BytesFromHTTP; all > 0 {
 		res.P2PShare = float64(t.BytesFromPeers) / float64(all)
 	}
-	if n := r.played + r.missed; n > 0 {
-		res.Continuity = float64(r.played) / float64(n)
+	if n := k.played + k.missed; n > 0 {
+		res.Continuity = float64(k.played) / float64(n)
 	}
 	os := r.net.Stats(r.origin.addr)
-	res.OriginEgressBytes = os.BytesSent + r.boosterBytes
+	res.OriginEgressBytes = os.BytesSent + k.boosterBytes
 	secs := o.Duration.Seconds()
 	meanUp := r.upSeconds / secs
 	res.MeanViewerUpBps = meanUp / float64(max(1, o.Peers))
 	res.OriginBoundBytes = int64(r.boundBits / 8)
 	res.DelayBoundS = DelayBoundSeconds(o.Peers, r.chunkSeconds())
-	res.Digest = r.tr.digest()
+	res.Digest = r.digest()
 	res.Timeline = r.series.out
 	return res
 }

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -17,7 +19,6 @@ type Run struct {
 	sc   *Scenario
 	net  *Network
 	rng  *rand.Rand
-	tr   *trace
 	desc core.SwarmDescriptor
 
 	origin    *node
@@ -36,21 +37,9 @@ type Run struct {
 	live *liveSource
 	file *fileSource
 
-	// tallies
-	delay        histogram
-	joins        []time.Duration
-	starts       []time.Duration
-	seeks        []time.Duration
-	played       int64
-	missed       int64
-	stalls       int64
-	unverified   int64
-	badBanned    map[uint32]bool
-	honestBanned int64
-	rejected     int64
-	departed     core.SwarmStats
-	boosterBytes int64
-	series       seriesRec
+	lanes    []tally // by network lane (see tally)
+	departed core.SwarmStats
+	series   seriesRec
 }
 
 // node is one engine on the network, origin or viewer.
@@ -59,6 +48,8 @@ type node struct {
 	id     uint32
 	addr   netip.AddrPort
 	e      *core.Engine
+	rng    *rand.Rand // the tracker's picks for this node
+	tr     trace      // this node's events, for the run's digest
 	cfg    NodeConfig
 	joinAt time.Duration
 	ready  bool
@@ -120,12 +111,33 @@ func corrupt(b []byte) {
 	}
 }
 
-// call runs fn against a node's engine from a scenario action, then lets the
-// network send what it produced.
-func (r *Run) call(n *node, fn func()) {
+// call runs fn against a node's engine at now (from a scenario action or a
+// fetch's end), then lets the network send what it produced.
+func (r *Run) call(now time.Duration, n *node, fn func()) {
 	fn()
-	n.drain(r.net.Now())
+	n.drain(now)
 	r.net.Kick(n.addr)
+}
+
+// tally is the checkers' tally for n's events now.
+func (r *Run) tally(n *node) *tally { return &r.lanes[r.net.laneID(n.addr)] }
+
+// counts sums the lanes' counters.
+func (r *Run) counts() tally {
+	var t tally
+	for i := range r.lanes {
+		t.addCounts(&r.lanes[i])
+	}
+	return t
+}
+
+// total sums the lanes' tallies, all of them.
+func (r *Run) total() tally {
+	var t tally
+	for i := range r.lanes {
+		t.add(&r.lanes[i])
+	}
+	return t
 }
 
 // drain handles the engine's events: checkers and driver duties.
@@ -136,7 +148,7 @@ func (n *node) drain(now time.Duration) {
 		if !ok {
 			return
 		}
-		r.tr.record(now, n.id, uint8(ev.Kind), ev.Seq)
+		n.tr.record(now, n.id, uint8(ev.Kind), ev.Seq)
 		if watch != nil {
 			watch(now, n, ev)
 		}
@@ -145,7 +157,7 @@ func (n *node) drain(now time.Duration) {
 			r.onPlay(now, n, ev)
 		case core.EventMissed:
 			if !n.bad {
-				r.missed++ // as for plays, liars' own playback is not measured
+				r.tally(n).missed++ // as for plays, liars' own playback is not measured
 			}
 		case core.EventReady:
 			r.onReady(now, n, ev)
@@ -158,18 +170,22 @@ func (n *node) drain(now time.Duration) {
 		case core.EventPeerBanned:
 			r.onBan(n, ev.Peer)
 		case core.EventRejected:
-			r.rejected++
+			r.tally(n).rejected++
 		}
 	}
 }
 
 func (r *Run) onBan(by *node, addr netip.AddrPort) {
+	t := r.tally(by)
 	for _, v := range r.alive {
 		if v.addr == addr {
 			if v.bad {
-				r.badBanned[v.id] = true
+				if t.badBanned == nil {
+					t.badBanned = map[uint32]bool{}
+				}
+				t.badBanned[v.id] = true
 			} else {
-				r.honestBanned++
+				t.honestBanned++
 			}
 			return
 		}
@@ -188,13 +204,29 @@ func (r *Run) givePeers(now time.Duration, n *node, k int) {
 	}
 	tries := 0
 	for added := 0; added < k && tries < 4*k; tries++ {
-		v := r.alive[r.rng.IntN(m)]
+		v := r.alive[n.rng.IntN(m)]
 		if v == n {
 			continue
 		}
 		n.e.AddPeer(now, id, v.addr)
 		added++
 	}
+}
+
+// newRand returns a source of a node's own, drawn from the run's.
+func (r *Run) newRand() *rand.Rand {
+	return rand.New(rand.NewPCG(r.rng.Uint64(), r.rng.Uint64()))
+}
+
+// digest hashes every node's trace, the origin's first, then the viewers'
+// in the order they joined.
+func (r *Run) digest() string {
+	h := sha256.New()
+	h.Write(r.origin.tr.sum())
+	for _, v := range r.viewers {
+		h.Write(v.tr.sum())
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // newEngine makes an engine with the run's shared settings.
@@ -266,7 +298,7 @@ func (r *Run) join(now time.Duration, bad bool) *node {
 			r.opt.Tune(c)
 		}
 	})
-	n := &node{r: r, id: r.nextID, e: e, cfg: link, joinAt: now, bad: bad}
+	n := &node{r: r, id: r.nextID, e: e, cfg: link, joinAt: now, bad: bad, tr: newTrace(), rng: r.newRand()}
 	r.nextID++
 	n.addr = r.net.AddNode(link, wrapEP(n))
 	r.accrueUpload(now)
@@ -281,7 +313,7 @@ func (r *Run) join(now time.Duration, bad bool) *node {
 	} else {
 		desc.Booster = r.opt.BoosterFactor > 0
 	}
-	r.call(n, func() {
+	r.call(now, n, func() {
 		if err := e.AddSwarm(now, desc); err != nil {
 			panic(err)
 		}
@@ -388,7 +420,7 @@ func (r *Run) addOrigin(maxPeers int, store func(*node) core.Store) {
 		c.MaxPeers = maxPeers
 		c.MinPeers = 1
 	})
-	o := &node{r: r, id: 1 << 31, e: e, origin: true}
+	o := &node{r: r, id: 1 << 31, e: e, origin: true, tr: newTrace(), rng: r.newRand()}
 	o.cfg = NodeConfig{UpBps: up + up/10, DownBps: 1_000_000_000, NAT: NATOpen}
 	o.addr = r.net.AddNode(o.cfg, wrapEP(o))
 	r.origin = o
@@ -398,7 +430,7 @@ func (r *Run) addOrigin(maxPeers int, store func(*node) core.Store) {
 		od.Seed = true
 		od.Store = store(o)
 	}
-	r.call(o, func() {
+	r.call(0, o, func() {
 		if err := e.AddSwarm(0, od); err != nil {
 			panic(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"time"
 
@@ -137,11 +138,18 @@ func Simulate(opt Options) (*Result, error) {
 		return nil, err
 	}
 	net.SetWindow(opt.Net.MinLatency)
+	workers := opt.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if watch != nil || wrap != nil {
+		workers = 1 // tests' hooks keep their own state
+	}
+	net.SetWorkers(workers)
 	r := &Run{
 		opt: opt, sc: sc, net: net,
-		rng:       rand.New(rand.NewPCG(opt.Seed, 0x5eed)),
-		tr:        newTrace(),
-		badBanned: map[uint32]bool{},
+		rng:   rand.New(rand.NewPCG(opt.Seed, 0x5eed)),
+		lanes: make([]tally, workers+1),
 	}
 	r.fast = fastIntegrity{key: r.rng.Uint64()}
 	switch sc.Kind {

@@ -104,3 +104,28 @@ func TestBounds(t *testing.T) {
 		t.Fatalf("delay bound = %v, want 10 chunk times", got)
 	}
 }
+
+// The run must not depend on how many workers run the windows, nor on how
+// the goroutines are scheduled.
+func TestWorkersSameRun(t *testing.T) {
+	for _, sc := range []string{"live-steady", "live-churn", "live-poison", "vod-seek"} {
+		t.Run(sc, func(t *testing.T) {
+			var want []byte
+			for _, w := range []int{1, 2, 3, 8} {
+				o := quick(sc, 40, 12*time.Second, func(o *Options) { o.Workers = w })
+				res := mustRun(t, o)
+				got, _ := json.Marshal(res)
+				if want == nil {
+					want = got
+					if res.ChunksPlayed == 0 {
+						t.Fatalf("nothing played: %s", got)
+					}
+					continue
+				}
+				if string(got) != string(want) {
+					t.Fatalf("%d workers:\n%s\n1 worker:\n%s", w, got, want)
+				}
+			}
+		})
+	}
+}

@@ -22,8 +22,8 @@ type seriesRec struct {
 	lastPeers  int64
 	lastOther  int64
 	lastOrigin int64
-	delaySum   time.Duration
-	delayN     int64
+	lastDelay  time.Duration // sum of delays so far
+	lastDelayN int64
 	lastPlayed int64
 	lastMissed int64
 }
@@ -41,13 +41,9 @@ func (s *seriesRec) init(r *Run) {
 	r.net.At(r.opt.Sample, tick)
 }
 
-func (s *seriesRec) delay(d time.Duration) {
-	s.delaySum += d
-	s.delayN++
-}
-
 func (s *seriesRec) sample(now time.Duration) {
 	r := s.r
+	k := r.counts()
 	t := r.totals()
 	other := t.BytesFromOrigin + t.BytesFromHTTP
 	dp, do := t.BytesFromPeers-s.lastPeers, other-s.lastOther
@@ -56,14 +52,14 @@ func (s *seriesRec) sample(now time.Duration) {
 	if dp+do > 0 {
 		share = float64(dp) / float64(dp+do)
 	}
-	origin := r.net.Stats(r.origin.addr).BytesSent + r.boosterBytes
+	origin := r.net.Stats(r.origin.addr).BytesSent + k.boosterBytes
 	dOrigin := origin - s.lastOrigin
 	s.lastOrigin = origin
 	mean := 0.0
-	if s.delayN > 0 {
-		mean = (s.delaySum / time.Duration(s.delayN)).Seconds()
+	if dn := k.delay.n - s.lastDelayN; dn > 0 {
+		mean = ((k.delaySum - s.lastDelay) / time.Duration(dn)).Seconds()
 	}
-	s.delaySum, s.delayN = 0, 0
+	s.lastDelay, s.lastDelayN = k.delaySum, k.delay.n
 	o := s.out
 	o.T = append(o.T, now.Seconds())
 	o.P2PShare = append(o.P2PShare, share)
@@ -72,8 +68,8 @@ func (s *seriesRec) sample(now time.Duration) {
 	rate := float64(r.opt.StreamRateBps)
 	o.BoundBps = append(o.BoundBps, max(rate, float64(len(r.alive))*rate-r.sumUpBps))
 	o.Viewers = append(o.Viewers, float64(len(r.alive)))
-	dp, dm := r.played-s.lastPlayed, r.missed-s.lastMissed
-	s.lastPlayed, s.lastMissed = r.played, r.missed
+	dp, dm := k.played-s.lastPlayed, k.missed-s.lastMissed
+	s.lastPlayed, s.lastMissed = k.played, k.missed
 	cont := 1.0
 	if dp+dm > 0 {
 		cont = float64(dp) / float64(dp+dm)

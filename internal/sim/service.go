@@ -87,7 +87,8 @@ func (s *Service) FetchBy(now time.Duration, client netip.AddrPort, sizeBytes in
 	if !ok || !n.nodes[i].alive {
 		return
 	}
-	now = max(now, n.now)
+	l := n.laneOf(i)
+	now = max(now, l.now)
 	f := fetch{
 		svc:       s,
 		client:    i,
@@ -97,41 +98,55 @@ func (s *Service) FetchBy(now time.Duration, client netip.AddrPort, sizeBytes in
 		done:      done,
 	}
 	var k int32
-	if m := len(n.freeFetches); m > 0 {
-		k = n.freeFetches[m-1]
-		n.freeFetches = n.freeFetches[:m-1]
-		n.fetches[k] = f
+	if l.task != nil {
+		// A worker's lane: the fetch is made after the window (see lane).
+		k = int32(len(l.task.fetches))
+		l.task.fetches = append(l.task.fetches, f)
 	} else {
-		k = int32(len(n.fetches))
-		n.fetches = append(n.fetches, f)
+		k = n.newFetch(f)
 	}
-	n.pushFor(i, event{at: now + f.oneWay, ref: k}, evFetchRequest)
+	n.pushFor(l, i, event{at: now + f.oneWay, ref: k}, evFetchRequest)
 }
 
-func (n *Network) freeFetch(k int32) {
+func (n *Network) newFetch(f fetch) int32 {
+	if m := len(n.freeFetches); m > 0 {
+		k := n.freeFetches[m-1]
+		n.freeFetches = n.freeFetches[:m-1]
+		n.fetches[k] = f
+		return k
+	}
+	n.fetches = append(n.fetches, f)
+	return int32(len(n.fetches) - 1)
+}
+
+func (n *Network) freeFetch(l *lane, k int32) {
 	n.fetches[k] = fetch{}
+	if l.task != nil {
+		l.task.freed = append(l.task.freed, k)
+		return
+	}
 	n.freeFetches = append(n.freeFetches, k)
 }
 
 // fetchRequest: the request is at the service; queue the response.
-func (n *Network) fetchRequest(k int32) {
+func (n *Network) fetchRequest(l *lane, k int32) {
 	f := &n.fetches[k]
 	if !n.nodes[f.client].alive {
-		n.freeFetch(k)
+		n.freeFetch(l, k)
 		return
 	}
 	s := f.svc
 	s.requests++
-	start := max(n.now, s.busyUntil)
+	start := max(l.now, s.busyUntil)
 	if f.deadline > 0 && start+transmitTime(f.sizeBytes, s.rateBps)+f.oneWay > f.deadline {
 		s.refused++
-		n.freeFetch(k)
+		n.freeFetch(l, k)
 		return
 	}
 	s.bytesServed += f.sizeBytes
 	f.start = start
 	s.busyUntil = f.start + transmitTime(f.sizeBytes, s.rateBps)
-	n.pushFor(f.client, event{at: n.segmentArrival(f), ref: k}, evFetchSegment)
+	n.pushFor(l, f.client, event{at: n.segmentArrival(f), ref: k}, evFetchSegment)
 }
 
 // segmentBytes is the size of the next segment of f to cross the downlink.
@@ -150,36 +165,36 @@ func (n *Network) segmentArrival(f *fetch) time.Duration {
 // fetchSegment admits the next segment of a response to the client's
 // downlink. A response is never dropped: like TCP backing off, a segment that
 // would overfill the queue waits until there is room.
-func (n *Network) fetchSegment(k int32) {
+func (n *Network) fetchSegment(l *lane, k int32) {
 	f := &n.fetches[k]
 	nd := &n.nodes[f.client]
 	if !nd.alive {
-		n.freeFetch(k)
+		n.freeFetch(l, k)
 		return
 	}
-	if wait := nd.down.queueDelay(n.now) - n.cfg.QueueLimit; wait > 0 {
-		n.pushFor(f.client, event{at: n.now + wait, ref: k}, evFetchSegment)
+	if wait := nd.down.queueDelay(l.now) - n.cfg.QueueLimit; wait > 0 {
+		n.pushFor(l, f.client, event{at: l.now + wait, ref: k}, evFetchSegment)
 		return
 	}
 	seg := n.segmentBytes(f)
-	leave, _ := nd.down.admit(n.now, int(seg)+n.overhead(int(seg)), n.cfg.QueueLimit)
+	leave, _ := nd.down.admit(l.now, int(seg)+n.overhead(int(seg)), n.cfg.QueueLimit)
 	f.sentBytes += seg
 	nd.stats.BytesFetched += seg
 	if f.sentBytes < f.sizeBytes {
-		n.pushFor(f.client, event{at: max(n.segmentArrival(f), n.now), ref: k}, evFetchSegment)
+		n.pushFor(l, f.client, event{at: max(n.segmentArrival(f), l.now), ref: k}, evFetchSegment)
 		return
 	}
-	n.pushFor(f.client, event{at: leave, ref: k}, evFetchDone)
+	n.pushFor(l, f.client, event{at: leave, ref: k}, evFetchDone)
 }
 
-func (n *Network) fetchDone(k int32) {
+func (n *Network) fetchDone(l *lane, k int32) {
 	f := n.fetches[k]
-	n.freeFetch(k)
+	n.freeFetch(l, k)
 	if !n.nodes[f.client].alive {
 		return
 	}
 	if f.done != nil {
-		f.done(n.now)
+		f.done(l.now)
 	}
-	n.afterCall(f.client)
+	n.afterCall(l, f.client)
 }

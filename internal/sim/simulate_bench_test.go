@@ -38,3 +38,42 @@ func BenchmarkSimulate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSimulateSteady measures only the steady part of a 1,000-viewer
+// run (virtual 30 s to 60 s), where a default run spends most of its time:
+// the first seconds, while viewers fill their windows with fresh memory,
+// run slower.
+//
+//	go test -run '^$' -bench 'SimulateSteady' -benchtime 1x ./internal/sim/
+func BenchmarkSimulateSteady(b *testing.B) {
+	for _, workers := range []int{1, 0} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			var events uint64
+			var cpu, wall time.Duration
+			for range b.N {
+				o := DefaultOptions("live-steady")
+				o.Duration, o.Workers = 60*time.Second, workers
+				var r *Run
+				hook = func(x *Run) { r = x }
+				var cpu0 time.Duration
+				var wall0 time.Time
+				var ev0 uint64
+				o.Progress = func(done, total time.Duration) {
+					if cpu0 == 0 && done >= 30*time.Second {
+						cpu0, wall0, ev0 = cpuTime(), time.Now(), r.net.Events()
+					}
+				}
+				res, err := Simulate(o)
+				hook = nil
+				if err != nil {
+					b.Fatal(err)
+				}
+				cpu += cpuTime() - cpu0
+				wall += time.Since(wall0)
+				events += res.Events - ev0
+			}
+			b.ReportMetric(float64(events)/cpu.Seconds(), "events/cpu-s")
+			b.ReportMetric(float64(events)/wall.Seconds(), "events/wall-s")
+		})
+	}
+}

@@ -78,7 +78,7 @@ func (s *fileStore) ReadChunk(dst []byte, i int) ([]byte, error) {
 
 func (s *fileStore) WriteChunk(i int, data []byte) error {
 	if !bytes.Equal(data, s.f.chunk(i)) {
-		s.f.r.unverified += int64(len(data)) // the engine kept bytes that are not the file's
+		s.f.r.tally(s.node).unverified += int64(len(data)) // the engine kept bytes that are not the file's
 	}
 	s.has.set(i)
 	return nil
@@ -105,8 +105,8 @@ func (r *Run) webFetch(now time.Duration, n *node, start, end uint64) {
 		if n.gone {
 			return
 		}
-		r.boosterBytes += int64(size)
-		r.call(n, func() {
+		r.tally(n).boosterBytes += int64(size)
+		r.call(now, n, func() {
 			for i := start; i < end; i++ {
 				_ = n.e.HandleFetched(now, r.desc.ID, i, f.chunk(int(i)))
 			}
@@ -128,7 +128,7 @@ func (f *fileSource) startPlayer(now time.Duration, n *node) {
 func (f *fileSource) want(now time.Duration, n *node) {
 	r := f.r
 	off := int64(n.pos) * integrity.LeafSize
-	r.call(n, func() { _ = n.e.Want(now, r.desc.ID, off, 4*integrity.LeafSize) })
+	r.call(now, n, func() { _ = n.e.Want(now, r.desc.ID, off, 4*integrity.LeafSize) })
 }
 
 func (f *fileSource) onReady(now time.Duration, n *node, seq uint64) {
@@ -139,9 +139,11 @@ func (f *fileSource) onReady(now time.Duration, n *node, seq uint64) {
 	n.playing = true
 	if !n.ready {
 		n.ready = true
-		f.r.starts = append(f.r.starts, now-n.seekAt)
+		t := f.r.tally(n)
+		t.starts = append(t.starts, now-n.seekAt)
 	} else {
-		f.r.seeks = append(f.r.seeks, now-n.seekAt)
+		t := f.r.tally(n)
+		t.seeks = append(t.seeks, now-n.seekAt)
 	}
 }
 
@@ -170,7 +172,7 @@ func (f *fileSource) step(now time.Duration, n *node) {
 		return
 	}
 	if n.e.HaveChunk(r.desc.ID, uint64(n.pos)) {
-		r.played++
+		r.tally(n).played++
 		n.pos++
 		n.waitFrom = 0
 		if n.pos < f.n {
@@ -178,9 +180,9 @@ func (f *fileSource) step(now time.Duration, n *node) {
 		}
 		return
 	}
-	r.missed++
+	r.tally(n).missed++
 	if n.waitFrom == 0 {
 		n.waitFrom = now
-		r.stalls++
+		r.tally(n).stalls++
 	}
 }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package sim
+
+func hugeRegion(int) []byte { return nil }
+
+func freeHugeRegion([]byte) {}
