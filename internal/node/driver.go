@@ -15,7 +15,7 @@ import (
 // ErrStopped is returned by Call and Post once the driver has stopped.
 var ErrStopped = errors.New("node: driver stopped")
 
-// batchLen is how many datagrams move per system call and per channel send.
+// batchLen is how many datagrams the driver hands the Conn per SendBatch.
 const batchLen = 64
 
 // DriverConfig configures a Driver.

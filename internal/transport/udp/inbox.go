@@ -60,10 +60,16 @@ func (c *Conn) push(from netip.AddrPort, peer PeerID, b []byte) bool {
 	}
 	in.Msgs = append(in.Msgs, Message{Addr: from, Peer: peer, Buf: b, N: len(b)})
 	c.queued.Add(1)
-	if len(in.Msgs) == inboundLen {
+	return true
+}
+
+// flushIfFull hands the run over once it holds inboundLen datagrams; the
+// reader calls it after counting the last one, so Stats stay ahead of what
+// the consumer sees.
+func (c *Conn) flushIfFull() {
+	if c.rx != nil && len(c.rx.Msgs) == inboundLen {
 		c.flushInbound()
 	}
-	return true
 }
 
 // flushInbound hands the run collected so far to the consumer. The queue

@@ -115,3 +115,23 @@ func TestInboxBoundsRuns(t *testing.T) {
 		t.Fatal("a released run did not make room")
 	}
 }
+
+// TestInboxFullRunGoesAtOnce: a run is handed over as soon as it holds
+// inboundLen datagrams, not only at the end of the read.
+func TestInboxFullRunGoesAtOnce(t *testing.T) {
+	n := newMemNet(t)
+	c := n.add("10.0.0.1:1000", mustIdentity(t), Options{})
+	from := netip.MustParseAddrPort("10.0.0.2:1000")
+	for i := range inboundLen + 1 {
+		if !c.push(from, PeerID{}, append(c.rxSlot(), byte(i))) {
+			t.Fatalf("datagram %d dropped", i)
+		}
+		c.flushIfFull()
+	}
+	if len(c.recvq) != 1 || len(c.rx.Msgs) != 1 {
+		t.Fatalf("%d runs handed over, %d collecting; want 1 full run and 1 collecting", len(c.recvq), len(c.rx.Msgs))
+	}
+	if in := <-c.Inbox(); len(in.Msgs) != inboundLen || in.Msgs[inboundLen-1].Buf[0] != byte(inboundLen-1) {
+		t.Fatalf("run of %d", len(in.Msgs))
+	}
+}

@@ -96,6 +96,7 @@ func (c *Conn) handleData(now time.Time, from netip.AddrPort, b []byte) {
 	}
 	c.ctr.datagramsIn.Add(1)
 	c.ctr.bytesIn.Add(uint64(len(out)))
+	c.flushIfFull()
 }
 
 // maybeReset tells from that index is unknown here, within the rate limit.
