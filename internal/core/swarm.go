@@ -502,8 +502,11 @@ func (s *swarm) onData(now time.Duration, p *peer, d *wire.Data) {
 		p.ackSendUs = d.SendTimeUs
 		p.ackRecvAt = now
 	}
+	// acknowledge every eighth datagram at once, the rest at the next tick:
+	// the Ack says when the newest arrived, so the wait does not read as
+	// path delay, and each Ack saved is upload a slow viewer keeps for data
 	p.ackPending++
-	if p.ackPending >= 2 {
+	if p.ackPending >= ackEvery {
 		p.markDirty(s.e)
 	}
 	if s.live != nil {
@@ -512,6 +515,10 @@ func (s *swarm) onData(now time.Duration, p *peer, d *wire.Data) {
 		s.vod.onData(now, p, d)
 	}
 }
+
+// ackEvery is how many Data datagrams wait for one Ack at most; the
+// engine's tick sends what is left.
+const ackEvery = 8
 
 // tick is the swarm's housekeeping: timeouts, scheduling, choking, PEX.
 func (s *swarm) tick(now time.Duration) {

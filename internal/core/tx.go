@@ -275,7 +275,7 @@ func (e *Engine) appendRanges(b []byte, l *rangeList, t wire.Type, deadlineMs ui
 
 func (e *Engine) appendAck(now time.Duration, p *peer, b []byte) []byte {
 	a := &e.fAck
-	a.DelayUs = int64(now/time.Microsecond) - int64(p.ackSendUs)
+	a.DelayUs = int64(p.ackRecvAt/time.Microsecond) - int64(p.ackSendUs)
 	n := min(len(p.ackRanges), 8)
 	a.Ranges = append(a.Ranges[:0], p.ackRanges[len(p.ackRanges)-n:]...)
 	p.ackPending = 0
