@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"net/netip"
@@ -34,6 +35,14 @@ func (l *liveState) onData(now time.Duration, p *peer, d *wire.Data) {
 	}
 	if c.have {
 		s.stats.DuplicateBytes += int64(len(d.Payload))
+		// we hold the verified chunk: any other bytes for it are a lie
+		if int(d.Total) != len(c.data) || !bytes.Equal(d.Payload, c.data[d.Offset:int(d.Offset)+len(d.Payload)]) {
+			s.stats.ChunksRejected++
+			s.e.emit(Event{Kind: EventRejected, Swarm: s.desc.ID, Seq: d.Chunk, Peer: p.addr})
+			s.ban(now, p)
+			return
+		}
+		p.proven = true
 		return
 	}
 	if c.total == 0 || len(c.data) == 0 {
@@ -169,6 +178,7 @@ func (l *liveState) accept(now time.Duration, c *liveChunk) {
 		s.stats.BytesFromOrigin += int64(c.fromOrig)
 		s.stats.BytesFromPeers += n - int64(c.fromOrig)
 		c.src.bytesFrom += n
+		c.src.proven = true
 		c.src.periodFrom += n
 	}
 	if c.seq > l.newest || s.stats.ChunksVerified == 1 {
@@ -261,11 +271,14 @@ func (e *Engine) Publish(now time.Duration, id integrity.Hash, seq uint64, meta 
 func (l *liveState) push(now time.Duration, c *liveChunk) {
 	s := l.s
 	var cands, wasters []*peer
+	// a peer that keeps asking the origin for repairs is cut off from the
+	// swarm (or banned by it): a poor place to start a chunk's spread
+	repairHeavy := int64(2 * s.desc.ChunkBytes)
 	for _, p := range s.list {
 		if p.state != peerConnected || p.isOrigin() || p.chokesUs || p.unresponsive(now) {
 			continue
 		}
-		if p.wastesPushes(now) {
+		if p.wastesPushes(now) || p.recentTo > repairHeavy {
 			wasters = append(wasters, p)
 		} else {
 			cands = append(cands, p)
@@ -300,6 +313,44 @@ func (l *liveState) push(now time.Duration, c *liveChunk) {
 	}
 	l.pushRR = (l.pushRR + k) % pool
 }
+
+// probe asks p, which we serve but which has sent us nothing we could
+// verify, for one fragment of a chunk we both hold. An honest peer's answer
+// costs it one datagram; a liar's differs from our verified copy and gets
+// it banned (onData), instead of drawing on our upload unchecked for as
+// long as it has nothing we need.
+func (l *liveState) probe(now time.Duration, p *peer) {
+	s := l.s
+	if p.proven || p.isOrigin() || (p.probedAt > 0 && now-p.probedAt < probeAgain) {
+		return
+	}
+	ask := func(v uint64) {
+		// one fragment, chosen at random, is proof enough either way
+		p.probedAt = now
+		fb := s.desc.FragmentBytes
+		fr := fragReq{chunk: v}
+		fr.frags.add(uint64(s.e.rng.IntN((len(l.peek(v).data) + fb - 1) / fb)))
+		p.fragReqs = append(p.fragReqs, fr)
+		p.markDirty(s.e)
+	}
+	for v := l.newest; v+l.windowN > l.newest && v > 0; v-- {
+		if c := l.peek(v); c != nil && c.have && l.peerHas(p, v) {
+			ask(v)
+			return
+		}
+	}
+	// a peer behind us announces nothing we lack, but it holds what we
+	// sent it, once it has had the time to verify it
+	if p.servedAt > 0 && now-p.servedAt > 2*p.rtt() {
+		if c := l.peek(p.servedSeq); c != nil && c.have {
+			ask(p.servedSeq)
+		}
+	}
+}
+
+// probeAgain is how long a probe may go unanswered (a busy peer rejects
+// it) before the next.
+const probeAgain = 5 * time.Second
 
 // pushMissed notes that p asks the origin for a chunk it pushed to another
 // peer. Once a second peer does, the one it was pushed to did not pass it

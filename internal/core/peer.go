@@ -84,6 +84,11 @@ type peer struct {
 	// accounting
 	bytesFrom       int64 // verified payload bytes received from them
 	bytesTo         int64
+	recentTo        int64         // payload bytes sent them on request, halved every 5 s
+	probedAt        time.Duration // when we last asked them for a chunk we hold, to check them
+	proven          bool          // they sent us data that checked out
+	servedSeq       uint64        // live: the last chunk we finished sending them
+	servedAt        time.Duration
 	periodFrom      int64 // this choke period
 	periodRequested int
 	fails           int // requests that timed out or were rejected lately

@@ -23,7 +23,7 @@ func (s *swarm) onRequest(now time.Duration, p *peer, r *wire.Request) {
 			if s.desc.Origin && s.live != nil {
 				s.live.pushMissed(now, p, v)
 			}
-			ok := s.has(v) && !p.chokedByUs
+			ok := s.has(v) && !p.chokedByUs && !s.overdrawn(now, p)
 			if ok && s.desc.Origin && s.live != nil && !urgent {
 				ok = false // the origin serves only peers in trouble
 			}
@@ -40,7 +40,20 @@ func (s *swarm) onRequest(now time.Duration, p *peer, r *wire.Request) {
 			p.queuedBytes += n
 		}
 	}
+	if s.live != nil {
+		s.live.probe(now, p)
+	}
 }
+
+// overdrawn says p, a live neighbour, has left our check (liveState.probe)
+// unanswered for a while and has taken unprovenCredit chunks from us
+// meanwhile: it gets nothing more until it answers one.
+func (s *swarm) overdrawn(now time.Duration, p *peer) bool {
+	return s.live != nil && !p.proven && p.probedAt > 0 && now-p.probedAt > 2*time.Second &&
+		p.bytesTo >= int64(unprovenCredit*s.desc.ChunkBytes)
+}
+
+const unprovenCredit = 8
 
 // onRequestFragments queues just the fragments asked for.
 func (s *swarm) onRequestFragments(now time.Duration, p *peer, r *wire.RequestFragments) {

@@ -594,6 +594,9 @@ func (s *swarm) measureUpload(now time.Duration) {
 // monitor replaces the neighbour that serves worst, keeping playback fed
 // from the buffer meanwhile.
 func (s *swarm) monitor(now time.Duration) {
+	for _, p := range s.list {
+		p.recentTo /= 2
+	}
 	if s.desc.Origin || s.desc.Seed {
 		return
 	}

@@ -86,7 +86,7 @@ func (e *Engine) pickData() (*swarm, *peer) {
 				continue
 			}
 			e.bestFirst(s, p)
-			if best == nil || e.sendsBefore(s, &p.serveQ[0], &best.serveQ[0]) {
+			if best == nil || e.peerBefore(s, p, best) {
 				best, bestS = p, s
 			}
 		}
@@ -94,6 +94,19 @@ func (e *Engine) pickData() (*swarm, *peer) {
 		s.serving = s.serving[:k]
 	}
 	return bestS, best
+}
+
+// peerBefore says whether p's next item goes before q's. An origin serves
+// urgent requests (repairs) least-served peer first: its upload is the
+// swarm's reserve, and a peer that needs it all the time, such as one its
+// neighbours banned for lying, must not take it from those that need it
+// now and then.
+func (e *Engine) peerBefore(s *swarm, p, q *peer) bool {
+	a, b := &p.serveQ[0], &q.serveQ[0]
+	if s.desc.Origin && s.live != nil && p.recentTo != q.recentTo && e.sendClass(a) == 1 && e.sendClass(b) == 1 {
+		return p.recentTo < q.recentTo
+	}
+	return e.sendsBefore(s, a, b)
 }
 
 // sendsBefore orders what a live relay sends: pushes first, then requests
@@ -345,8 +358,16 @@ func (e *Engine) buildData(now time.Duration, s *swarm, p *peer, b []byte) (out 
 	n := int64(end - off)
 	s.stats.BytesUploaded += n
 	p.bytesTo += n
+	if !it.push {
+		p.recentTo += n
+	}
 	s.sentWindow += int64(size)
 	if last {
+		if now-p.servedAt > time.Second || p.servedAt == 0 {
+			// at most one a second: a peer asking all the time must
+			// still have one it has had the time to verify
+			p.servedSeq, p.servedAt = it.seq, now
+		}
 		p.popServe(s)
 	}
 	return b, true
