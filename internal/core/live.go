@@ -456,7 +456,7 @@ func (l *liveState) schedule(now time.Duration) {
 			// a chunk that lands anyway makes the booster's bytes waste
 			if p := c.reqPeer; dl-now < cfg.BoostMargin && (p == nil || now-max(c.reqAt, c.lastAt) > p.rtt()) {
 				l.boost(now, c, dl)
-			} else if !l.started && v < l.joinSeq+4 && dl-now < joinBoostMargin {
+			} else if !l.started && (v == l.joinSeq || v < l.joinSeq+4 && dl-now < joinBoostMargin) {
 				l.boost(now, c, dl)
 			}
 		}
@@ -555,8 +555,8 @@ func (l *liveState) requestMissing(p *peer, c *liveChunk) {
 func (l *liveState) fetch(now time.Duration, c *liveChunk, dl time.Duration, urgent bool) {
 	s := l.s
 	cfg := &s.e.cfg
-	var best *peer
-	var bestScore time.Duration
+	var best, second *peer
+	var bestScore, secondScore time.Duration
 	var origin *peer
 	for _, p := range s.list {
 		if p.state != peerConnected || p.chokesUs || !l.peerHas(p, c.seq) {
@@ -573,7 +573,10 @@ func (l *liveState) fetch(now time.Duration, c *liveChunk, dl time.Duration, urg
 		score := time.Duration(p.outstanding+1)*(l.sendTime(p)+p.rtt()/4) + p.rtt() + time.Duration(p.fails)*50*time.Millisecond
 		score += time.Duration(s.e.rng.IntN(20)) * time.Millisecond
 		if best == nil || score < bestScore {
+			second, secondScore = best, bestScore
 			best, bestScore = p, score
+		} else if second == nil || score < secondScore {
+			second, secondScore = p, score
 		}
 	}
 	if best == nil && urgent && origin != nil && origin.outstanding < 8 {
@@ -589,6 +592,15 @@ func (l *liveState) fetch(now time.Duration, c *liveChunk, dl time.Duration, urg
 		l.boost(now, c, dl) // a request now would very likely be late
 	}
 	l.request(now, best, c, dl)
+	if !l.started && c.seq == l.joinSeq && second != nil {
+		// playback starts with this chunk: ask a second neighbour too,
+		// and take the fragments from whichever sends them first
+		second.reqs.add(c.seq)
+		if second.reqDeadline == 0 || uint32(dl-now)/uint32(time.Millisecond) < second.reqDeadline {
+			second.reqDeadline = max(1, uint32((dl-now)/time.Millisecond))
+		}
+		second.markDirty(s.e)
+	}
 }
 
 // boost asks the driver to fetch a chunk over HTTP. The booster is shared

@@ -92,3 +92,84 @@ func TestLiveNewcomerStartsAtHintedKeyframe(t *testing.T) {
 		t.Errorf("newcomer missed %d chunks after starting", missed)
 	}
 }
+
+// A newcomer's first chunk decides when it starts: miss it and playback
+// waits a whole keyframe interval more. It asks two neighbours and the
+// booster for that chunk at once, and starts with it.
+func TestLiveNewcomerAsksTwiceForItsStart(t *testing.T) {
+	f, vs := newLiveFixture(t, 6, 3, nil)
+	f.produce(20 * time.Second)
+	f.net.run(6 * time.Second)
+
+	cfg := core.DefaultConfig()
+	cfg.UnixEpochUs = 1
+	late := f.net.add(cfg)
+	askedOf := map[uint64]map[netip.AddrPort]time.Duration{} // when first asked
+	f.net.filter = func(from, to netip.AddrPort, b []byte) []byte {
+		if from != late.addr {
+			return b
+		}
+		if _, msgs, err := wire.ParseDatagram(b); err == nil {
+			for _, m := range msgs {
+				if r, ok := m.(*wire.Request); ok {
+					for _, rg := range r.Ranges {
+						for v := rg.Start; v < rg.End; v++ {
+							if askedOf[v] == nil {
+								askedOf[v] = map[netip.AddrPort]time.Duration{}
+							}
+							if _, ok := askedOf[v][to]; !ok {
+								askedOf[v][to] = f.net.now
+							}
+						}
+					}
+				}
+			}
+		}
+		return b
+	}
+	desc := f.desc
+	desc.Booster = true
+	joinAt := f.net.now
+	if err := late.e.AddSwarm(joinAt, desc); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append([]*pipeNode{f.origin}, vs...) {
+		if err := late.e.AddPeer(joinAt, f.desc.ID, p.addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ready *core.Event
+	boosted := map[uint64]bool{}
+	late.onEvent = func(now time.Duration, ev core.Event) {
+		switch {
+		case ev.Kind == core.EventReady && ready == nil:
+			ready = &ev
+		case ev.Kind == core.EventBoost:
+			boosted[ev.Seq] = true // the fixture has no booster: it goes unanswered
+		}
+	}
+	f.net.kick(late)
+	f.net.run(12 * time.Second)
+
+	if ready == nil {
+		t.Fatal("newcomer never started")
+	}
+	// at once, not one after the other as a stalled request is repaired
+	first := map[time.Duration]int{}
+	for _, at := range askedOf[ready.Seq] {
+		first[at]++
+	}
+	most := 0
+	for _, n := range first {
+		most = max(most, n)
+	}
+	if most < 2 {
+		t.Errorf("newcomer asked for its first chunk %d at %v, want two neighbours at once", ready.Seq, askedOf[ready.Seq])
+	}
+	if !boosted[ready.Seq] {
+		t.Errorf("newcomer did not ask the booster for its first chunk %d", ready.Seq)
+	}
+	if _, missed := playedAfter(late, f, ready.Seq); missed > 0 {
+		t.Errorf("newcomer missed %d chunks after starting", missed)
+	}
+}
