@@ -17,9 +17,7 @@ func TestLiveNewcomerStartsAtHintedKeyframe(t *testing.T) {
 	f.produce(20 * time.Second)
 	f.net.run(6 * time.Second)
 
-	cfg := core.DefaultConfig()
-	cfg.UnixEpochUs = 1
-	late := f.net.add(cfg)
+	late := f.newcomer()
 	var hints []wire.KeyframeEntry
 	dataBeforeHints := 0
 	var firstData = ^uint64(0)
@@ -43,14 +41,7 @@ func TestLiveNewcomerStartsAtHintedKeyframe(t *testing.T) {
 		return b
 	}
 	joinAt := f.net.now
-	if err := late.e.AddSwarm(joinAt, f.desc); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range append([]*pipeNode{f.origin}, vs...) {
-		if err := late.e.AddPeer(joinAt, f.desc.ID, p.addr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.join(t, late, f.desc, vs)
 	var ready *core.Event
 	var readyAt time.Duration
 	late.onEvent = func(now time.Duration, ev core.Event) {
@@ -101,9 +92,7 @@ func TestLiveNewcomerAsksTwiceForItsStart(t *testing.T) {
 	f.produce(20 * time.Second)
 	f.net.run(6 * time.Second)
 
-	cfg := core.DefaultConfig()
-	cfg.UnixEpochUs = 1
-	late := f.net.add(cfg)
+	late := f.newcomer()
 	askedOf := map[uint64]map[netip.AddrPort]time.Duration{} // when first asked
 	f.net.filter = func(from, to netip.AddrPort, b []byte) []byte {
 		if from != late.addr {
@@ -129,15 +118,7 @@ func TestLiveNewcomerAsksTwiceForItsStart(t *testing.T) {
 	}
 	desc := f.desc
 	desc.Booster = true
-	joinAt := f.net.now
-	if err := late.e.AddSwarm(joinAt, desc); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range append([]*pipeNode{f.origin}, vs...) {
-		if err := late.e.AddPeer(joinAt, f.desc.ID, p.addr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.join(t, late, desc, vs)
 	var ready *core.Event
 	boosted := map[uint64]bool{}
 	late.onEvent = func(now time.Duration, ev core.Event) {
@@ -171,5 +152,26 @@ func TestLiveNewcomerAsksTwiceForItsStart(t *testing.T) {
 	}
 	if _, missed := playedAfter(late, f, ready.Seq); missed > 0 {
 		t.Errorf("newcomer missed %d chunks after starting", missed)
+	}
+}
+
+// newcomer adds a viewer that has not joined the swarm yet.
+func (f *liveFixture) newcomer() *pipeNode {
+	cfg := core.DefaultConfig()
+	cfg.UnixEpochUs = 1
+	return f.net.add(cfg)
+}
+
+// join makes n join the swarm now, knowing the origin and viewers vs.
+func (f *liveFixture) join(t *testing.T, n *pipeNode, desc core.SwarmDescriptor, vs []*pipeNode) {
+	t.Helper()
+	now := f.net.now
+	if err := n.e.AddSwarm(now, desc); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append([]*pipeNode{f.origin}, vs...) {
+		if err := n.e.AddPeer(now, f.desc.ID, p.addr); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
