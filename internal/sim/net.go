@@ -103,6 +103,7 @@ type Network struct {
 	lanes  []*lane
 	tasks  []task
 	batch  []event
+	reqs   []event // a window's fetch requests
 	sorted []event
 	counts []int32
 
@@ -154,7 +155,13 @@ func (n *Network) Config() Config { return n.cfg }
 func (n *Network) Now() time.Duration { return n.main.now }
 
 // Pending returns how many events are queued (stale timer events included).
-func (n *Network) Pending() int { return n.q.len() + len(n.aq) }
+func (n *Network) Pending() int {
+	k := n.q.len() + len(n.aq)
+	for _, l := range n.lanes {
+		k += l.q.len()
+	}
+	return k
+}
 
 // AddNode adds a node at the next free address, arms its timer and sends what
 // the endpoint has to send now. It panics if cfg is invalid or the address
@@ -397,6 +404,11 @@ func (n *Network) NextEvent() time.Duration {
 // peek returns the next event, action or not, or nil.
 func (n *Network) peek() *event {
 	e := n.q.peek()
+	for _, l := range n.lanes {
+		if le := l.q.peek(); le != nil && (e == nil || before(le, e)) {
+			e = le
+		}
+	}
 	if len(n.aq) > 0 && (e == nil || before(&n.aq[0], e)) {
 		return &n.aq[0]
 	}

@@ -16,6 +16,12 @@ import (
 // new fetches) goes into the task's outbox, and the outboxes are applied in
 // node order after the window. The run is therefore the same for any number
 // of workers, and the same as one worker running the tasks one by one.
+//
+// Events a task leaves for later windows go into its lane's own queue, not
+// the network's, so that queueing them runs in parallel too. Their keys are
+// the ones the task's place in node order gives them (see taskKeyBits),
+// whichever lane runs it, and a window takes its events from every queue
+// and orders each node's by key: where an event waits changes nothing.
 type lane struct {
 	id     int // 0: the main lane; workers from 1
 	now    time.Duration
@@ -31,12 +37,21 @@ type lane struct {
 	seq  uint64
 	lq   eventHeap
 	task *task
+	q    eventQueue // events the lane's tasks left for later windows
 }
+
+// taskKeyBits: the events a window's task t queues get the insertion
+// numbers base + t<<taskKeyBits + 1, 2, … (base: the network's count at the
+// window's start), which orders them as if the tasks had queued them one
+// after another in node order.
+const taskKeyBits = 24
 
 // task is a run of whole nodes of a window, sorted[lo:hi], and its outbox.
 type task struct {
 	lo, hi  int
-	out     []event // for the queue, in the order pushed (kind in key)
+	keyBase uint64  // insertion numbers of the events it queues start after this
+	keys    uint64  // how many it has queued
+	out     []event // fetch requests, in the order made (kind in key)
 	drops   []drop  // counted on senders
 	fetches []fetch // made in the task; their requests in out index this
 	freed   []int32 // fetches finished in the task
@@ -164,6 +179,18 @@ func (p *pool) work(l *lane) {
 	}
 }
 
+// queueLater queues e, an event of a later window, on lane l's queue with
+// the key of its place in the window's tasks.
+func (l *lane) queueLater(e event, kind eventKind) {
+	t := l.task
+	t.keys++
+	if t.keys >= 1<<taskKeyBits {
+		panic("sim: a window's task queued more than 2^24 events")
+	}
+	e.key = (t.keyBase+t.keys)<<8 | uint64(kind)
+	l.q.insert(e)
+}
+
 // runTask runs the task's nodes, each node's events in time order.
 func (n *Network) runTask(l *lane, t *task) {
 	sorted := n.sorted
@@ -183,13 +210,14 @@ func (n *Network) runTask(l *lane, t *task) {
 			nx++
 		}
 		l.touch(&n.packets, sorted[hi:min(nx, t.hi)])
-		// sorted[lo:hi] is in time order, which is a valid heap; the
-		// node's new events join it there, after every event queued
-		// before the window.
+		// The node's events due in the window, ordered as a heap; its
+		// new ones join it there, after every event queued before the
+		// window.
 		nd := &n.nodes[o]
 		nd.lane = l
 		l.cur, l.seq = o, n.q.seq
 		l.lq = append(l.lq[:0], sorted[lo:hi]...)
+		l.lq.heapify()
 		for len(l.lq) > 0 {
 			e := l.lq.pop()
 			l.now = e.at
@@ -204,6 +232,7 @@ func (n *Network) runTask(l *lane, t *task) {
 
 // flush applies the tasks' outboxes in node order.
 func (n *Network) flush() {
+	n.q.seq += uint64(len(n.tasks)) << taskKeyBits
 	for i := range n.tasks {
 		t := &n.tasks[i]
 		for _, d := range t.drops {

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -47,8 +48,12 @@ func (n *Network) pushFor(l *lane, i int32, e event, kind eventKind) {
 		l.lq.push(e)
 		return
 	}
-	e.key = uint64(kind)
-	l.task.out = append(l.task.out, e)
+	if kind == evFetchRequest {
+		e.key = uint64(kind)
+		l.task.out = append(l.task.out, e)
+		return
+	}
+	l.queueLater(e, kind)
 }
 
 // owner is the node an event belongs to.
@@ -99,7 +104,21 @@ func (n *Network) runWindows(until time.Duration) {
 		}
 		n.runWindow(p, end)
 	}
+	n.gather()
 	n.main.now = max(n.main.now, until)
+}
+
+// gather moves the events waiting in the lanes' queues into the network's,
+// keys kept, so that between runs every event is there.
+func (n *Network) gather() {
+	for _, l := range n.lanes {
+		b := l.q.popBefore(math.MaxInt64, n.batch[:0])
+		for _, e := range b {
+			n.q.insert(e)
+		}
+		clear(b)
+		n.batch = b[:0]
+	}
 }
 
 func (n *Network) runAction(e event) {
@@ -114,30 +133,37 @@ func (n *Network) runAction(e event) {
 // pool's workers (on the caller's goroutine if p is nil).
 func (n *Network) runWindow(p *pool, end time.Duration) {
 	m := &n.main
-	b := n.batch[:0]
-	for {
-		e := n.q.peek()
-		if e == nil || e.at >= end {
-			break
-		}
-		b = append(b, n.q.pop())
+	b := n.q.popBefore(end, n.batch[:0])
+	for _, l := range n.lanes {
+		b = l.q.popBefore(end, b)
 	}
 	last := m.now
 	// Requests reach the service in time order first: its queue is shared,
 	// and what it does with them happens a latency later.
 	k := 0
+	reqs := n.reqs[:0]
 	for _, e := range b {
 		if e.kind() == evFetchRequest {
-			m.now = e.at
-			last = max(last, e.at)
-			m.events++
-			n.fetchRequest(m, e.ref)
+			reqs = append(reqs, e)
 			continue
 		}
 		b[k] = e
 		k++
 	}
 	b = b[:k]
+	slices.SortFunc(reqs, func(x, y event) int {
+		if before(&x, &y) {
+			return -1
+		}
+		return 1
+	})
+	for _, e := range reqs {
+		m.now = e.at
+		last = max(last, e.at)
+		m.events++
+		n.fetchRequest(m, e.ref)
+	}
+	n.reqs = reqs[:0]
 	// A stable counting sort by node keeps each node's events in order.
 	if len(n.counts) < len(n.nodes)+1 {
 		n.counts = make([]int32, len(n.nodes)+1)
@@ -158,6 +184,10 @@ func (n *Network) runWindow(p *pool, end time.Duration) {
 		counts[o]++
 	}
 	n.splitTasks()
+	for i := range n.tasks {
+		t := &n.tasks[i]
+		t.keyBase, t.keys = n.q.seq+uint64(i)<<taskKeyBits, 0
+	}
 	for _, l := range n.lanes {
 		l.end, l.last = end, last
 	}

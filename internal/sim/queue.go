@@ -138,6 +138,11 @@ func (q *eventQueue) push(at time.Duration, kind eventKind, ref int32, aux uint3
 func (q *eventQueue) pushEvent(e event, kind eventKind) {
 	q.seq++
 	e.key = q.seq<<8 | uint64(kind)
+	q.insert(e)
+}
+
+// insert queues e with the key it has.
+func (q *eventQueue) insert(e event) {
 	// Buckets are compared, not times, so that times near the end of
 	// time.Duration cannot overflow a bucket boundary.
 	b := int64(e.at >> bucketShift)
@@ -186,6 +191,63 @@ func (q *eventQueue) fill() bool {
 		q.cur.heapify()
 	}
 	return true
+}
+
+// popBefore moves every event due before end to dst, in no particular
+// order, and returns dst. Whole buckets move without being sorted.
+func (q *eventQueue) popBefore(end time.Duration, dst []event) []event {
+	moved := false
+	if len(q.cur) > 0 {
+		k := 0
+		for _, e := range q.cur {
+			if e.at < end {
+				dst = append(dst, e)
+			} else {
+				q.cur[k] = e
+				k++
+			}
+		}
+		moved = k != len(q.cur)
+		q.cur = q.cur[:k]
+	}
+	last := int64(end >> bucketShift) // the bucket end falls in
+	split := func(e event) {
+		if e.at < end {
+			dst = append(dst, e)
+		} else {
+			q.cur = append(q.cur, e)
+			moved = true
+		}
+	}
+	for q.base <= last {
+		if q.wheelCount == 0 {
+			if len(q.far) == 0 || int64(q.far[0].at>>bucketShift) > last {
+				break
+			}
+			q.base = max(q.base, int64(q.far[0].at>>bucketShift)) // skip the empty wheel
+		}
+		slot := &q.wheel[q.base&wheelMask]
+		q.base++
+		if len(*slot) > 0 {
+			if q.base <= last {
+				dst = append(dst, *slot...) // the whole bucket is due
+			} else {
+				for _, e := range *slot {
+					split(e)
+				}
+			}
+			q.wheelCount -= len(*slot)
+			q.spare = append(q.spare, (*slot)[:0])
+			*slot = nil
+		}
+		for len(q.far) > 0 && int64(q.far[0].at>>bucketShift) < q.base {
+			split(q.far.pop())
+		}
+	}
+	if moved {
+		q.cur.heapify()
+	}
+	return dst
 }
 
 // peek returns the earliest event, or nil if the queue is empty.

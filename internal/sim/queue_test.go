@@ -126,3 +126,74 @@ func TestLinkAdmit(t *testing.T) {
 		t.Errorf("idle link: leave %v", leave)
 	}
 }
+
+// TestEventQueuePopBefore: popBefore takes exactly the events due before
+// its end, wherever they wait, and leaves the rest to come out in order.
+func TestEventQueuePopBefore(t *testing.T) {
+	spreads := []time.Duration{40, 3 * time.Millisecond, 200 * time.Millisecond, 5 * time.Second}
+	for _, seed := range []uint64{1, 2, 3} {
+		r := rand.New(rand.NewPCG(seed, 3))
+		var q eventQueue
+		var ref []event // what the queue holds, in no order
+		var now time.Duration
+		next := int32(0)
+		var got []event
+		for round := range 2000 {
+			for range r.IntN(12) {
+				at := now + time.Duration(r.Int64N(int64(spreads[r.IntN(len(spreads))])))
+				q.push(at, evAction, next, 0)
+				ref = append(ref, event{at: at, ref: next})
+				next++
+			}
+			if r.IntN(4) == 0 && q.len() > 0 {
+				e := q.pop() // mix in ordinary pops: they fill the current bucket
+				m := slices.IndexFunc(ref, func(x event) bool { return x.ref == e.ref })
+				ref = slices.Delete(ref, m, m+1)
+				now = e.at
+				continue
+			}
+			end := now + time.Duration(r.Int64N(int64(20*time.Millisecond)))
+			if r.IntN(50) == 0 {
+				end = now + 10*time.Second // past the wheel
+			}
+			got = q.popBefore(end, got[:0])
+			var want []int32
+			k := 0
+			for _, e := range ref {
+				if e.at < end {
+					want = append(want, e.ref)
+				} else {
+					ref[k] = e
+					k++
+				}
+			}
+			ref = ref[:k]
+			var have []int32
+			for _, e := range got {
+				have = append(have, e.ref)
+			}
+			slices.Sort(want)
+			slices.Sort(have)
+			if !slices.Equal(have, want) {
+				t.Fatalf("seed %d round %d: popBefore(%v) took %v, want %v", seed, round, end, have, want)
+			}
+			if q.len() != len(ref) {
+				t.Fatalf("seed %d round %d: %d left, want %d", seed, round, q.len(), len(ref))
+			}
+			now = end
+		}
+		// what is left comes out in time order, ties by insertion
+		slices.SortFunc(ref, func(a, b event) int {
+			if a.at != b.at {
+				return int(a.at - b.at)
+			}
+			return int(a.ref - b.ref)
+		})
+		for _, e := range ref {
+			g := q.pop()
+			if g.at != e.at || g.ref != e.ref {
+				t.Fatalf("seed %d: after popBefore, pop (%v, %d), want (%v, %d)", seed, g.at, g.ref, e.at, e.ref)
+			}
+		}
+	}
+}
