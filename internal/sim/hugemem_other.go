@@ -5,3 +5,11 @@ package sim
 func hugeRegion(int) []byte { return nil }
 
 func freeHugeRegion([]byte) {}
+
+type heapAdvice struct{}
+
+func newHeapAdvice() *heapAdvice { return &heapAdvice{} }
+
+func (*heapAdvice) run() {}
+
+func (*heapAdvice) reserve(int) {}

@@ -105,3 +105,13 @@ func (o *Options) Validate() error {
 	}
 	return o.Net.Validate()
 }
+
+// liveWindow is how much live stream every viewer keeps for its neighbours.
+func (o *Options) liveWindow() time.Duration { return max(6*time.Second, 3*o.PlayDelay) }
+
+// heapEstimate is about how much memory a run's engines hold: each viewer's
+// window of chunks and a megabyte of state besides.
+func (o *Options) heapEstimate() int {
+	window := o.liveWindow().Seconds() * float64(o.StreamRateBps) / 8
+	return int(float64(o.Peers+1) * (1.25*window + 1<<20))
+}

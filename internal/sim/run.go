@@ -239,7 +239,7 @@ func (r *Run) newEngine(mutate func(*core.Config)) *core.Engine {
 		cfg.Integrity = r.fast
 	}
 	cfg.MaxDatagramBytes = max(cfg.MaxDatagramBytes, r.desc.FragmentBytes+256)
-	cfg.LiveWindow = max(6*time.Second, 3*r.opt.PlayDelay)
+	cfg.LiveWindow = r.opt.liveWindow()
 	if cfg.BoostMargin > cfg.PlayDelay/2 {
 		cfg.BoostMargin = cfg.PlayDelay / 2
 	}

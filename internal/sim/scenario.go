@@ -163,9 +163,14 @@ func Simulate(opt Options) (*Result, error) {
 	}
 	r.series.init(r)
 	sc.Setup(r)
-	if opt.Progress != nil {
-		net.SetProgress(opt.Duration/200, func(now time.Duration) { opt.Progress(now, opt.Duration) })
-	}
+	adv := newHeapAdvice()
+	adv.reserve(opt.heapEstimate())
+	net.SetProgress(opt.Duration/200, func(now time.Duration) {
+		adv.run() // the heap grows most in the first seconds
+		if opt.Progress != nil {
+			opt.Progress(now, opt.Duration)
+		}
+	})
 	net.Run(opt.Duration)
 	r.accrueUpload(opt.Duration)
 	return r.result(), nil
