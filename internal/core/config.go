@@ -58,7 +58,12 @@ type Config struct {
 	CacheBytes int64
 
 	// TickInterval is the period of the engine's housekeeping (scheduling,
-	// HAVE batching, timeouts), 5ms..1s.
+	// HAVE batching, acks left over, timeouts), 5ms..1s; the origin of a
+	// live swarm ticks twice as often. At 40 ms a viewer schedules about
+	// 1.6 times per 16 KiB chunk of a 2 Mb/s stream; an ack left over from
+	// a burst waits up to a tick, which congestion control tolerates
+	// because it measures delay when the data arrives, not when the ack
+	// does.
 	TickInterval time.Duration
 	// LEDBATTarget is the queuing delay congestion control aims for.
 	LEDBATTarget time.Duration
@@ -86,7 +91,7 @@ func DefaultConfig() Config {
 		BoostMargin:      400 * time.Millisecond,
 		OriginFanout:     8,
 		UrgentWindow:     900 * time.Millisecond,
-		TickInterval:     20 * time.Millisecond,
+		TickInterval:     40 * time.Millisecond,
 		LEDBATTarget:     40 * time.Millisecond,
 	}
 }

@@ -195,10 +195,21 @@ func (e *Engine) HandleTimeout(now time.Duration) {
 	if now < e.nextTick {
 		return
 	}
-	e.nextTick = now + e.cfg.TickInterval
+	e.nextTick = now + e.tickInterval()
 	for _, s := range e.order {
 		s.tick(now)
 	}
+}
+
+// tickInterval is TickInterval, or half of it for the origin of a live
+// swarm: one engine whose pushes and repairs everyone waits for.
+func (e *Engine) tickInterval() time.Duration {
+	for _, s := range e.order {
+		if s.desc.Origin && s.live != nil {
+			return e.cfg.TickInterval / 2
+		}
+	}
+	return e.cfg.TickInterval
 }
 
 // NextDeadline is when HandleTimeout must next be called.
@@ -256,7 +267,10 @@ func (e *Engine) uploadAllowed(now time.Duration, size int) bool {
 	if e.tokens >= float64(size) {
 		return true
 	}
-	wait := time.Duration((float64(size) - e.tokens) * 8 / float64(e.cfg.MaxUploadBps) * float64(time.Second))
+	// wake when two datagrams may go, not one: half the wake-ups, and the
+	// pair leaves back to back as any pacer's bursts do
+	need := min(2*float64(size), e.bucketBytes())
+	wait := time.Duration((need - e.tokens) * 8 / float64(e.cfg.MaxUploadBps) * float64(time.Second))
 	if w := now + wait + time.Microsecond; e.wakeAt <= now || w < e.wakeAt {
 		e.wakeAt = w
 	}
