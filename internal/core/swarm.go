@@ -17,9 +17,9 @@ type swarm struct {
 
 	peers map[netip.AddrPort]*peer
 	list  []*peer // in join order; iteration uses this, never the map
-	// index finds list[i] by address without the map: open addressing on
-	// addrKey, i+1 per slot (0: empty), rebuilt whenever list changes order.
-	index []int32
+	// index finds a neighbour by address without the map: open addressing
+	// on addrKey, rebuilt whenever list changes.
+	index []indexSlot
 	joins uint64 // peers ever added, for peer.joinSeq
 	// serving holds, in join order, every peer with a non-empty send queue
 	// (and some whose queue has emptied since; pickData drops those), so
@@ -215,6 +215,12 @@ func (s *swarm) ban(now time.Duration, p *peer) {
 	s.dropPeer(now, p)
 }
 
+// indexSlot is one slot of swarm.index; p is nil when the slot is empty.
+type indexSlot struct {
+	key uint64 // addrKey(p.addr)
+	p   *peer
+}
+
 // addrKey hashes an address for the index.
 func addrKey(a netip.AddrPort) uint64 {
 	b := a.Addr().As16()
@@ -233,10 +239,15 @@ func (s *swarm) indexAdd(i int) {
 		s.reindex()
 		return
 	}
+	s.indexPut(s.list[i])
+}
+
+func (s *swarm) indexPut(p *peer) {
 	mask := uint64(len(s.index) - 1)
-	for h := addrKey(s.list[i].addr) & mask; ; h = (h + 1) & mask {
-		if s.index[h] == 0 {
-			s.index[h] = int32(i + 1)
+	k := addrKey(p.addr)
+	for h := k & mask; ; h = (h + 1) & mask {
+		if s.index[h].p == nil {
+			s.index[h] = indexSlot{key: k, p: p}
 			return
 		}
 	}
@@ -248,34 +259,32 @@ func (s *swarm) reindex() {
 		n <<= 1
 	}
 	if len(s.index) != n {
-		s.index = make([]int32, n)
+		s.index = make([]indexSlot, n)
 	} else {
 		clear(s.index)
 	}
-	mask := uint64(n - 1)
-	for i, p := range s.list {
-		h := addrKey(p.addr) & mask
-		for s.index[h] != 0 {
-			h = (h + 1) & mask
-		}
-		s.index[h] = int32(i + 1)
+	for _, p := range s.list {
+		s.indexPut(p)
 	}
 }
 
 // lookup returns the neighbour at addr, or nil: s.peers[addr], found with
-// fewer cache misses than the map on every datagram.
+// fewer cache misses than the map on every datagram: a slot holds the
+// address's hash beside the neighbour, so a probe reads one line and the
+// neighbour itself, which handling the datagram reads anyway.
 func (s *swarm) lookup(addr netip.AddrPort) *peer {
 	if len(s.index) == 0 {
 		return nil
 	}
 	mask := uint64(len(s.index) - 1)
-	for h := addrKey(addr) & mask; ; h = (h + 1) & mask {
-		i := s.index[h]
-		if i == 0 {
+	k := addrKey(addr)
+	for h := k & mask; ; h = (h + 1) & mask {
+		e := &s.index[h]
+		if e.p == nil {
 			return nil
 		}
-		if p := s.list[i-1]; p.addr == addr {
-			return p
+		if e.key == k && e.p.addr == addr {
+			return e.p
 		}
 	}
 }
