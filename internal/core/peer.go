@@ -254,10 +254,10 @@ func (r *rangeList) take(dst []wire.Range, max int) []wire.Range {
 // would cost more datagrams than the chunks themselves. Haves also ride
 // along with any other frame sent sooner. At 600 ms a batch holds about
 // nine chunks of a 2 Mb/s stream; the newest chunk still goes at once, so
-// what a batch delays is news of older chunks, which neighbours ask the
-// chunk's first announcer for anyway. Half as many batches as at 300 ms
-// left continuity, P2P share and join times unchanged in the simulator
-// (docs/RESULTS.md).
+// what a batch delays is news of older chunks, which a neighbour has
+// usually asked their first announcer for already (it asks on the first
+// Have). Half as many batches as at 300 ms left continuity, P2P share and
+// join times equal or better in the simulator (docs/ARCHITECTURE.md, 17).
 const haveInterval = 600 * time.Millisecond
 
 // addHave queues a live chunk's announcement: a random-access chunk goes
