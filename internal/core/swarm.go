@@ -18,7 +18,7 @@ type swarm struct {
 	peers map[netip.AddrPort]*peer
 	list  []*peer // in join order; iteration uses this, never the map
 	// index finds a neighbour by address without the map: open addressing
-	// on addrKey, rebuilt whenever list changes.
+	// on addrKey, added to as neighbours join, rebuilt when one leaves.
 	index []indexSlot
 	joins uint64 // peers ever added, for peer.joinSeq
 	// serving holds, in join order, every peer with a non-empty send queue
