@@ -30,6 +30,7 @@ type Status struct {
 	Since    time.Time // when State last changed
 	Bytes    int64     // stream bytes received in total
 	Restarts int       // reconnections of a pull source, or pushes after the first
+	Pushing  bool      // a push is connected now (it may be stalled)
 }
 
 // Ingest errors.
@@ -206,8 +207,10 @@ func (in *Ingest) Name() string { return in.cfg.Name }
 // Status returns a snapshot of the ingest's health.
 func (in *Ingest) Status() Status {
 	in.smu.Lock()
-	defer in.smu.Unlock()
-	return in.st
+	st := in.st
+	in.smu.Unlock()
+	st.Pushing = in.pushing.Load()
+	return st
 }
 
 // ChunkerStats returns the chunker's counters.

@@ -307,6 +307,7 @@ type StreamInfo struct {
 	IngestError  string      `json:"ingest_error,omitempty"`
 	IngestBytes  int64       `json:"ingest_bytes"`
 	Restarts     int         `json:"restarts"`
+	Pushing      bool        `json:"pushing,omitempty"` // a push is connected now
 	RateBps      int64       `json:"rate_bps"`
 	Chunks       uint64      `json:"chunks"`
 	SeedBytes    int64       `json:"seed_bytes"`
@@ -333,7 +334,7 @@ func (s *Server) Streams() []StreamInfo {
 			RateBps: ls.RateBps, Chunks: ls.Chunks, BoosterBytes: st.boosterOut.Load(), BoosterLate: st.boosterLate.Load()}
 		if st.ingest != nil {
 			is := st.ingest.Status()
-			info.Ingest, info.IngestError, info.IngestBytes, info.Restarts = is.State, is.Err, is.Bytes, is.Restarts
+			info.Ingest, info.IngestError, info.IngestBytes, info.Restarts, info.Pushing = is.State, is.Err, is.Bytes, is.Restarts, is.Pushing
 		}
 		if s.cfg.SeedBytes != nil {
 			info.SeedBytes = s.cfg.SeedBytes(id)
