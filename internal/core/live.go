@@ -64,7 +64,8 @@ type liveState struct {
 	epochKnown bool
 
 	joined   bool
-	joinSeq  uint64
+	joinSeq  uint64 // where playback is to start: a keyframe once one is known
+	joinLo   uint64 // the earliest chunk playback can still start at
 	started  bool
 	playhead uint64
 	stalled  bool
@@ -315,6 +316,7 @@ func (l *liveState) play(now time.Duration) {
 		if l.edge > back {
 			l.joinSeq = l.edge - back
 		}
+		l.joinLo = l.joinSeq
 		l.joined = true
 	}
 	if !l.started {
@@ -324,7 +326,7 @@ func (l *liveState) play(now time.Duration) {
 			c := l.peek(v)
 			if c == nil || !c.metaOK {
 				if dl := l.deadline(now, v); dl < now {
-					l.joinSeq = v + 1 // too late for this one: start later
+					l.joinSeq, l.joinLo = v+1, v+1 // too late for this one: start later
 					continue
 				}
 				return // unknown yet: wait for it
@@ -336,7 +338,7 @@ func (l *liveState) play(now time.Duration) {
 			if dl := l.deadline(now, v); dl > now {
 				return // not yet time to show it
 			} else if !c.have {
-				l.joinSeq = v + 1 // it came too late: start at the next keyframe
+				l.joinSeq, l.joinLo = v+1, v+1 // it came too late: start at the next keyframe
 				continue
 			}
 			l.started = true
@@ -382,17 +384,21 @@ func (l *liveState) play(now time.Duration) {
 // and asks the booster for its first chunks once they are joinBoostMargin
 // from their deadline: until it plays, nothing it lacks can wait.
 const (
-	joinStartMargin = 400 * time.Millisecond
+	joinStartMargin = 600 * time.Millisecond
 	joinBoostMargin = 700 * time.Millisecond
 )
 
 // skipToKeyframe moves joinSeq to the first random-access chunk, known from
 // the chunk itself or from a peer's Keyframe hint, that can still be fetched
 // and played on time, so a newcomer neither waits for chunks that cannot
-// start playback nor fetches them. Once joinSeq is at one it stays there
-// until play finds it late.
+// start playback nor fetches them. A keyframe heard of later but due sooner
+// takes over while it can still be fetched in time: the first neighbour's
+// list may lack keyframes it has not fetched yet, and starting at a later
+// one would make the newcomer wait a whole keyframe interval more. Once
+// joinSeq is at one it stays there until play finds it late or an earlier
+// one is heard of.
 func (l *liveState) skipToKeyframe(now time.Duration) {
-	for v := l.joinSeq; v <= l.edge && v-l.joinSeq < uint64(l.ring/4); v++ {
+	for v := l.joinLo; v <= l.edge && v-l.joinLo < uint64(l.ring/4); v++ {
 		c := l.peek(v)
 		if c == nil {
 			continue

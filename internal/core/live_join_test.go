@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -149,6 +150,68 @@ func TestLiveNewcomerAsksTwiceForItsStart(t *testing.T) {
 	}
 	if !boosted[ready.Seq] {
 		t.Errorf("newcomer did not ask the booster for its first chunk %d", ready.Seq)
+	}
+	if _, missed := playedAfter(late, f, ready.Seq); missed > 0 {
+		t.Errorf("newcomer missed %d chunks after starting", missed)
+	}
+}
+
+// A newcomer's first neighbour may name only its newest keyframe, about
+// 2.8 s from its deadline. When a neighbour heard of a little later names
+// an earlier one that can still be fetched in time, the newcomer starts
+// there instead of waiting a keyframe interval more.
+func TestLiveNewcomerTakesAnEarlierKeyframe(t *testing.T) {
+	f, vs := newLiveFixture(t, 7, 2, nil)
+	f.produce(20 * time.Second)
+	f.net.run(6 * time.Second)
+
+	late := f.newcomer()
+	const newest = 90 // the newest keyframe at 6 s: chunks are 65.4 ms, one in 15 a keyframe
+	f.net.filter = func(from, to netip.AddrPort, b []byte) []byte {
+		if from != vs[0].addr || to != late.addr {
+			return b
+		}
+		tag, msgs, err := wire.ParseDatagram(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if k, ok := m.(*wire.Keyframe); ok {
+				k.Entries = slices.DeleteFunc(k.Entries, func(e wire.KeyframeEntry) bool { return e.Chunk < newest })
+			}
+		}
+		return wire.AppendDatagram(nil, tag, msgs...)
+	}
+	joinAt := f.net.now
+	if err := late.e.AddSwarm(joinAt, f.desc); err != nil {
+		t.Fatal(err)
+	}
+	if err := late.e.AddPeer(joinAt, f.desc.ID, vs[0].addr); err != nil {
+		t.Fatal(err)
+	}
+	f.net.kick(late)
+	f.net.run(joinAt + 100*time.Millisecond)
+	if err := late.e.AddPeer(f.net.now, f.desc.ID, f.origin.addr); err != nil {
+		t.Fatal(err)
+	}
+	var ready *core.Event
+	var readyAt time.Duration
+	late.onEvent = func(now time.Duration, ev core.Event) {
+		if ev.Kind == core.EventReady && ready == nil {
+			ready, readyAt = &ev, now
+		}
+	}
+	f.net.kick(late)
+	f.net.run(12 * time.Second)
+
+	if ready == nil {
+		t.Fatal("newcomer never started")
+	}
+	if ready.Seq%15 != 0 || ready.Seq >= newest {
+		t.Errorf("started at chunk %d, want a keyframe before %d", ready.Seq, newest)
+	}
+	if d := readyAt - joinAt; d > 2*time.Second {
+		t.Errorf("started %v after joining, want ≤ 2 s", d)
 	}
 	if _, missed := playedAfter(late, f, ready.Seq); missed > 0 {
 		t.Errorf("newcomer missed %d chunks after starting", missed)
