@@ -267,7 +267,10 @@ func (e *Engine) uploadAllowed(now time.Duration, size int) bool {
 	if e.tokens >= float64(size) {
 		return true
 	}
-	wait := time.Duration((float64(size) - e.tokens) * 8 / float64(e.cfg.MaxUploadBps) * float64(time.Second))
+	// wake when two datagrams may go, not one: half the wake-ups, and the
+	// pair leaves back to back as any pacer's bursts do
+	need := min(2*float64(size), e.bucketBytes())
+	wait := time.Duration((need - e.tokens) * 8 / float64(e.cfg.MaxUploadBps) * float64(time.Second))
 	if w := now + wait + time.Microsecond; e.wakeAt <= now || w < e.wakeAt {
 		e.wakeAt = w
 	}

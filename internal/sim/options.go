@@ -107,7 +107,7 @@ func (o *Options) Validate() error {
 }
 
 // liveWindow is how much live stream every viewer keeps for its neighbours.
-func (o *Options) liveWindow() time.Duration { return max(6*time.Second, 3*o.PlayDelay) }
+func (o *Options) liveWindow() time.Duration { return o.PlayDelay + 2*time.Second }
 
 // heapEstimate is about how much memory a run's engines hold: each viewer's
 // window of chunks and a megabyte of state besides.
