@@ -520,6 +520,15 @@ func (n *Network) arrive(l *lane, e event) {
 		return
 	}
 	e.at = leave
+	if l.task != nil && e.to == l.cur && leave < l.end && (len(l.lq) == 0 || leave < l.lq[0].at) {
+		// The delivery would be the node's next event in the window:
+		// run it now, as popping it would, without queueing it.
+		l.events++
+		l.now = leave
+		l.last = max(l.last, leave)
+		n.deliver(l, e)
+		return
+	}
 	n.pushFor(l, e.to, e, evDeliver)
 }
 
