@@ -267,9 +267,10 @@ func (e *Engine) uploadAllowed(now time.Duration, size int) bool {
 	if e.tokens >= float64(size) {
 		return true
 	}
-	// wake when two datagrams may go, not one: half the wake-ups, and the
-	// pair leaves back to back as any pacer's bursts do
-	need := min(2*float64(size), e.bucketBytes())
+	// wake when four datagrams may go, not one: a quarter of the wake-ups,
+	// and they leave back to back as any pacer's bursts do (the bucket
+	// holds at least four)
+	need := min(4*float64(size), e.bucketBytes())
 	wait := time.Duration((need - e.tokens) * 8 / float64(e.cfg.MaxUploadBps) * float64(time.Second))
 	if w := now + wait + time.Microsecond; e.wakeAt <= now || w < e.wakeAt {
 		e.wakeAt = w
