@@ -8,8 +8,10 @@ import (
 )
 
 // BenchmarkMemoryLatency measures what a dependent load costs from a region
-// of each size, read in no order, on the Go heap (which a run advises to
-// use huge pages) and on small pages. A large run is bound by this figure,
+// of each size, read in no order: on the Go heap as the kernel gives it
+// (small pages, unless it hands out huge ones unasked) and, at 2 GiB, in a
+// region that asks for huge pages as a run's heap does. A large run is
+// bound by this figure,
 // so it tells one machine from another where the simulator's own speed is
 // compared (docs/RESULTS.md):
 //

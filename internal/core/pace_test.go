@@ -1,0 +1,40 @@
+package core
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestCappedEngineWakesForFour: an engine held to its upload cap, with its
+// bucket empty, asks to be woken when four full datagrams may go, not one:
+// a quarter of the wake-ups of pacing datagram by datagram.
+func TestCappedEngineWakesForFour(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxUploadBps = 3_000_000
+	cfg.Rand = rand.New(rand.NewPCG(1, 1))
+	e, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := 10 * time.Second
+	e.tokens, e.tokensAt = 0, now
+	size := cfg.MaxDatagramBytes
+	if e.uploadAllowed(now, size) {
+		t.Fatal("an empty bucket let a datagram go")
+	}
+	want := now + time.Duration(float64(4*size)*8/float64(cfg.MaxUploadBps)*float64(time.Second)) + time.Microsecond
+	if d := e.wakeAt - want; d < -time.Microsecond || d > time.Microsecond {
+		t.Fatalf("wakes at %v, want %v (four datagrams of the cap later)", e.wakeAt, want)
+	}
+	// woken then, four go back to back and the fifth waits
+	for i := range 4 {
+		if !e.uploadAllowed(e.wakeAt, size) {
+			t.Fatalf("datagram %d of four refused at the wake-up", i+1)
+		}
+		e.spend(size)
+	}
+	if e.uploadAllowed(e.tokensAt, size) {
+		t.Fatal("a fifth datagram went without waiting")
+	}
+}
