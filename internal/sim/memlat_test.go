@@ -11,9 +11,8 @@ import (
 // of each size, read in no order: on the Go heap as the kernel gives it
 // (small pages, unless it hands out huge ones unasked) and, at 2 GiB, in a
 // region that asks for huge pages as a run's heap does. A large run is
-// bound by this figure,
-// so it tells one machine from another where the simulator's own speed is
-// compared (docs/RESULTS.md):
+// bound by this figure, so it tells one machine from another where the
+// simulator's own speed is compared (docs/RESULTS.md):
 //
 //	go test -run '^$' -bench MemoryLatency -benchtime 20000000x ./internal/sim/
 func BenchmarkMemoryLatency(b *testing.B) {
