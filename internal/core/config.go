@@ -73,6 +73,13 @@ type Config struct {
 	// the same shape to run thousands of engines; real peers never do.
 	Integrity Integrity
 
+	// ShareLive, when set, is offered each live chunk the engine verifies
+	// (not an origin's own). It may return a slice with the same bytes,
+	// which the engine then holds read-only in place of its copy, reusing
+	// its own buffer. A simulator running many engines keeps one copy of
+	// each chunk this way; real peers leave it nil.
+	ShareLive func(swarm integrity.Hash, seq uint64, data []byte) []byte
+
 	// UnixEpochUs is the Unix time in µs at engine time zero, when the
 	// driver knows it (a synchronised wall clock). Live deadlines then follow
 	// the origin's timestamps exactly; with 0 the engine estimates the offset

@@ -33,6 +33,7 @@ type liveChunk struct {
 	pushedTo    *peer         // origin: the first peer it was pushed to
 	askedBy     *peer         // origin: the first other peer that asked for it
 	lateCounted bool
+	shared      bool  // data is Config.ShareLive's copy: read-only, not ours to reuse
 	rapHint     bool  // a peer says it starts a random-access point
 	hintTs      int64 // and that its timestamp is this
 }
@@ -117,7 +118,7 @@ func (l *liveState) slot(seq uint64) *liveChunk {
 			return nil // newer chunk there: seq is too old
 		}
 		l.release(c)
-		*c = liveChunk{seq: seq, valid: true, got: c.got, data: c.data[:0]}
+		*c = liveChunk{seq: seq, valid: true, got: c.got, data: c.ownData()}
 		if c.got == nil {
 			c.got = newBitset(l.s.fragsMax)
 		} else {
@@ -142,6 +143,14 @@ func (l *liveState) release(c *liveChunk) {
 	c.inflight = false
 	c.pushed = false
 	c.reqPeer = nil
+}
+
+// ownData returns c's buffer emptied for reuse, or nil if it is shared.
+func (c *liveChunk) ownData() []byte {
+	if c.shared {
+		return nil
+	}
+	return c.data[:0]
 }
 
 // buffer returns a chunk buffer of n bytes, reusing one given back.
@@ -175,7 +184,9 @@ func (l *liveState) recycle() {
 			break // never take back what is still to be played
 		}
 		l.release(c)
-		l.free = append(l.free, c.data[:0])
+		if !c.shared {
+			l.free = append(l.free, c.data[:0])
+		}
 		*c = liveChunk{got: c.got}
 	}
 }

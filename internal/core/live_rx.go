@@ -169,6 +169,12 @@ func (l *liveState) accept(now time.Duration, c *liveChunk) {
 	l.release(c)
 	c.have = true
 	c.got.reset()
+	if share := s.e.cfg.ShareLive; share != nil && !c.shared {
+		if d := share(s.desc.ID, c.seq, c.data); d != nil {
+			l.free = append(l.free, c.data[:0])
+			c.data, c.shared = d, true
+		}
+	}
 	s.stats.ChunksVerified++
 	n := int64(len(c.data))
 	switch {

@@ -109,9 +109,10 @@ func (o *Options) Validate() error {
 // liveWindow is how much live stream every viewer keeps for its neighbours.
 func (o *Options) liveWindow() time.Duration { return o.PlayDelay + 2*time.Second }
 
-// heapEstimate is about how much memory a run's engines hold: each viewer's
-// window of chunks and a megabyte of state besides.
+// heapEstimate is about how much memory a run's engines hold: the chunks
+// each viewer is assembling (verified ones are shared, see chunkShare) and
+// a quarter of a megabyte of state besides.
 func (o *Options) heapEstimate() int {
 	window := o.liveWindow().Seconds() * float64(o.StreamRateBps) / 8
-	return int(float64(o.Peers+1) * (1.25*window + 1<<20))
+	return int(float64(o.Peers+1) * (0.25*window + 1<<18))
 }

@@ -32,7 +32,8 @@ type Run struct {
 	boundBits float64 // ∫ max(r, N(t)·r − Σu(t)) dt: the least the origin must send
 	lastUpAt  time.Duration
 
-	fast fastIntegrity
+	fast  fastIntegrity
+	share chunkShare // one copy of each verified live chunk (see chunkShare)
 
 	live *liveSource
 	file *fileSource
@@ -238,6 +239,7 @@ func (r *Run) newEngine(mutate func(*core.Config)) *core.Engine {
 	if !r.opt.RealCrypto {
 		cfg.Integrity = r.fast
 	}
+	cfg.ShareLive = r.share.share
 	cfg.MaxDatagramBytes = max(cfg.MaxDatagramBytes, r.desc.FragmentBytes+256)
 	cfg.LiveWindow = r.opt.liveWindow()
 	if cfg.BoostMargin > cfg.PlayDelay/2 {
