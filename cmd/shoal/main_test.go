@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,6 +45,24 @@ func TestSimJSONHasTheContractFields(t *testing.T) {
 		if _, ok := m[k]; !ok {
 			t.Errorf("field %q missing", k)
 		}
+	}
+}
+
+func TestSimWritesACPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.out")
+	if code, _, stderr := runCLI("sim", "--peers", "5", "--duration", "10s", "--json", "--cpuprofile", path); code != 0 {
+		t.Fatalf("code %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b { // pprof profiles are gzipped protobuf
+		t.Fatalf("%s is not a gzipped profile: % x", path, b[:min(len(b), 8)])
+	}
+	code, _, stderr := runCLI("sim", "--peers", "5", "--duration", "10s", "--json", "--cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir", "cpu.out"))
+	if code == 0 || !strings.Contains(stderr, "--cpuprofile") {
+		t.Fatalf("unwritable profile path: code %d, stderr %q", code, stderr)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -33,6 +35,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	workers := fs.Int("workers", 0, "goroutines running the nodes (0 = one per CPU); the run does not depend on it")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	plot := fs.String("plot", "", "also draw the run over time to this .svg or .png file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (read it with go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: shoal sim [flags]
 
@@ -88,8 +91,24 @@ Scenarios:
 		)
 		opt.Progress = func(done, total time.Duration) { _ = bar.Set64(int64(done / time.Second)) }
 	}
+	var prof *os.File
+	if *cpuProfile != "" {
+		if prof, err = os.Create(*cpuProfile); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			prof.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
 	start := time.Now()
 	res, err := sim.Simulate(opt)
+	if prof != nil {
+		pprof.StopCPUProfile()
+		if cerr := prof.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("--cpuprofile: %w", cerr)
+		}
+	}
 	if err != nil {
 		return err
 	}
