@@ -278,6 +278,19 @@ func (e *Engine) uploadAllowed(now time.Duration, size int) bool {
 	return false
 }
 
+// bucketShort says, without refilling it, that the bucket will not hold
+// size bytes at now.
+func (e *Engine) bucketShort(now time.Duration, size int) bool {
+	if e.cfg.MaxUploadBps == 0 {
+		return false
+	}
+	t := e.tokens
+	if now > e.tokensAt {
+		t = min(t+float64(e.cfg.MaxUploadBps)/8*(now-e.tokensAt).Seconds(), e.bucketBytes())
+	}
+	return t < float64(size)
+}
+
 func (e *Engine) spend(size int) {
 	if e.cfg.MaxUploadBps != 0 {
 		e.tokens -= float64(size)

@@ -38,3 +38,41 @@ func TestCappedEngineWakesForFour(t *testing.T) {
 		t.Fatal("a fifth datagram went without waiting")
 	}
 }
+
+// TestBucketShortAgreesWithUploadAllowed: the side-effect-free check that
+// lets PollTransmit skip choosing a datagram must say "short" exactly when
+// uploadAllowed would refuse, and must change nothing itself.
+func TestBucketShortAgreesWithUploadAllowed(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxUploadBps = 2_850_000
+	cfg.Rand = rand.New(rand.NewPCG(1, 1))
+	e, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := cfg.MaxDatagramBytes
+	now := 10 * time.Second
+	e.tokens, e.tokensAt = 0, now
+	checked, short := 0, 0
+	for step := range 4000 {
+		now += time.Duration(137+step%29) * time.Microsecond
+		tokens, at, wake := e.tokens, e.tokensAt, e.wakeAt
+		s := e.bucketShort(now, size)
+		if e.tokens != tokens || e.tokensAt != at || e.wakeAt != wake {
+			t.Fatalf("step %d: bucketShort changed the bucket", step)
+		}
+		allowed := e.uploadAllowed(now, size)
+		if s == allowed {
+			t.Fatalf("step %d at %v: bucketShort %v but uploadAllowed %v", step, now, s, allowed)
+		}
+		if allowed {
+			e.spend(size)
+		} else {
+			short++
+		}
+		checked++
+	}
+	if short == 0 || short == checked {
+		t.Fatalf("%d of %d steps short: the test does not cover both answers", short, checked)
+	}
+}

@@ -42,6 +42,11 @@ func (e *Engine) PollTransmit(buf []byte) (to netip.AddrPort, datagram []byte, o
 	// the queue is empty: reuse its memory from the start
 	e.ctlQ = e.ctlQ[:0]
 	e.ctlHead = 0
+	if e.wakeAt > now && e.bucketShort(now, e.cfg.MaxDatagramBytes) {
+		// the bucket is short and a wake-up is already set for when it
+		// holds enough: choosing what to send would be wasted
+		return netip.AddrPort{}, nil, false
+	}
 	for {
 		s, p := e.pickData()
 		if p == nil {
