@@ -6,20 +6,27 @@ import (
 	"time"
 )
 
-// TestCappedEngineWakesForFour: an engine held to its upload cap, with its
-// bucket empty, asks to be woken when four full datagrams may go, not one:
-// a quarter of the wake-ups of pacing datagram by datagram.
-func TestCappedEngineWakesForFour(t *testing.T) {
+// emptyBucketEngine returns an engine capped at bps whose bucket is empty
+// at 10 s.
+func emptyBucketEngine(t *testing.T, bps int64) (*Engine, Config) {
+	t.Helper()
 	cfg := DefaultConfig()
-	cfg.MaxUploadBps = 3_000_000
+	cfg.MaxUploadBps = bps
 	cfg.Rand = rand.New(rand.NewPCG(1, 1))
 	e, err := NewEngine(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := 10 * time.Second
-	e.tokens, e.tokensAt = 0, now
-	size := cfg.MaxDatagramBytes
+	e.tokens, e.tokensAt = 0, 10*time.Second
+	return e, cfg
+}
+
+// TestCappedEngineWakesForFour: an engine held to its upload cap, with its
+// bucket empty, asks to be woken when four full datagrams may go, not one:
+// a quarter of the wake-ups of pacing datagram by datagram.
+func TestCappedEngineWakesForFour(t *testing.T) {
+	e, cfg := emptyBucketEngine(t, 3_000_000)
+	now, size := e.tokensAt, cfg.MaxDatagramBytes
 	if e.uploadAllowed(now, size) {
 		t.Fatal("an empty bucket let a datagram go")
 	}
@@ -43,16 +50,8 @@ func TestCappedEngineWakesForFour(t *testing.T) {
 // lets PollTransmit skip choosing a datagram must say "short" exactly when
 // uploadAllowed would refuse, and must change nothing itself.
 func TestBucketShortAgreesWithUploadAllowed(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.MaxUploadBps = 2_850_000
-	cfg.Rand = rand.New(rand.NewPCG(1, 1))
-	e, err := NewEngine(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	size := cfg.MaxDatagramBytes
-	now := 10 * time.Second
-	e.tokens, e.tokensAt = 0, now
+	e, cfg := emptyBucketEngine(t, 2_850_000)
+	now, size := e.tokensAt, cfg.MaxDatagramBytes
 	checked, short := 0, 0
 	for step := range 4000 {
 		now += time.Duration(137+step%29) * time.Microsecond
