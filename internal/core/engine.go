@@ -260,9 +260,7 @@ func (e *Engine) uploadAllowed(now time.Duration, size int) bool {
 		return true
 	}
 	if now > e.tokensAt {
-		e.tokens += float64(e.cfg.MaxUploadBps) / 8 * (now - e.tokensAt).Seconds()
-		e.tokens = min(e.tokens, e.bucketBytes())
-		e.tokensAt = now
+		e.tokens, e.tokensAt = e.tokensNow(now), now
 	}
 	if e.tokens >= float64(size) {
 		return true
@@ -278,17 +276,19 @@ func (e *Engine) uploadAllowed(now time.Duration, size int) bool {
 	return false
 }
 
+// tokensNow is what the bucket holds at now (not before tokensAt), without
+// refilling it.
+func (e *Engine) tokensNow(now time.Duration) float64 {
+	if now <= e.tokensAt {
+		return e.tokens
+	}
+	return min(e.tokens+float64(e.cfg.MaxUploadBps)/8*(now-e.tokensAt).Seconds(), e.bucketBytes())
+}
+
 // bucketShort says, without refilling it, that the bucket will not hold
-// size bytes at now.
+// size bytes at now: exactly when uploadAllowed would refuse them.
 func (e *Engine) bucketShort(now time.Duration, size int) bool {
-	if e.cfg.MaxUploadBps == 0 {
-		return false
-	}
-	t := e.tokens
-	if now > e.tokensAt {
-		t = min(t+float64(e.cfg.MaxUploadBps)/8*(now-e.tokensAt).Seconds(), e.bucketBytes())
-	}
-	return t < float64(size)
+	return e.cfg.MaxUploadBps != 0 && e.tokensNow(now) < float64(size)
 }
 
 func (e *Engine) spend(size int) {

@@ -12,7 +12,8 @@ import (
 // thousand copies of the same few seconds of stream, and every relay reads
 // its own cold copy to send a fragment; with one copy the chunks being
 // relayed stay in cache. It changes nothing an engine does: a copy is
-// shared only when its bytes equal the one kept, byte for byte.
+// shared only when its bytes equal the one kept, byte for byte. A run has
+// one live swarm, so chunks are told apart by sequence number alone.
 type chunkShare struct {
 	mu    sync.Mutex
 	slots [1 << 10]sharedChunk // by sequence number, newest wins
