@@ -144,6 +144,21 @@ func (r *Run) boost(now time.Duration, n *node, seq uint64, due time.Duration) {
 	})
 }
 
+// datagramBytes is the largest datagram the run's engines send: a Data
+// fragment and its header (see newEngine), whole chunks when FragmentBytes
+// is 0.
+func (o Options) datagramBytes() int {
+	frag := o.FragmentBytes
+	if frag == 0 {
+		frag = max(liveChunkBytes, integrity.LeafSize)
+	}
+	return max(core.DefaultConfig().MaxDatagramBytes, frag+datagramHeadroom)
+}
+
+// datagramHeadroom is the room an engine's datagrams keep beside a
+// fragment's payload, for its header and the frames that ride along.
+const datagramHeadroom = 256
+
 // fragmentBytes is the Data payload the run's engines send.
 func (r *Run) fragmentBytes(chunk int) int {
 	if r.opt.FragmentBytes == 0 {

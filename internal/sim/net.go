@@ -141,7 +141,7 @@ func New(cfg Config, seed uint64) (*Network, error) {
 		placeRand: rand.New(rand.NewPCG(seed, 0x706c616365)), // "place"
 		main:      lane{cur: -1},
 	}
-	n.packets.init()
+	n.packets.init(cfg.SlotBytes)
 	if cfg.LossRate > 0 {
 		n.lossBelow = uint64(math.Ldexp(cfg.LossRate, 64))
 	}

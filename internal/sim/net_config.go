@@ -42,6 +42,11 @@ type Config struct {
 	// crosses the client's downlink, sharing it with datagrams; smaller is
 	// more faithful and costs more events. Range [256, 1 MiB].
 	SegmentBytes int
+	// SlotBytes is the room each datagram in flight gets in the network's
+	// pool: set it to the largest datagram the endpoints send. A larger
+	// datagram still goes through, copied to a buffer of its own, which is
+	// slower. Range [1500, 65536].
+	SlotBytes int
 }
 
 // DefaultConfig returns the network used when a scenario says nothing else.
@@ -55,6 +60,7 @@ func DefaultConfig() Config {
 		OverheadBytes: 28,
 		SegmentBytes:  16 << 10,
 		MTU:           1200,
+		SlotBytes:     1500,
 	}
 }
 
@@ -79,6 +85,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: Config.MTU %d out of range [0, 65535]: %w", c.MTU, ErrInvalidConfig)
 	case c.SegmentBytes < 256 || c.SegmentBytes > 1<<20:
 		return fmt.Errorf("sim: Config.SegmentBytes %d out of range [256, %d]: %w", c.SegmentBytes, 1<<20, ErrInvalidConfig)
+	case c.SlotBytes < minSlotBytes || c.SlotBytes > maxSlotBytes:
+		return fmt.Errorf("sim: Config.SlotBytes %d out of range [%d, %d]: %w", c.SlotBytes, minSlotBytes, maxSlotBytes, ErrInvalidConfig)
 	}
 	return nil
 }

@@ -15,30 +15,32 @@ import (
 // never moved or freed, and a slot is only read after the window in which
 // it was written, so reads need no lock.
 const (
-	packetBytes      = 1500 // slot size; larger datagrams use a side buffer
-	chunkShift       = 10
-	packetsPerChunk  = 1 << chunkShift
-	packetChunkBytes = packetsPerChunk * packetBytes
-	maxPacketChunks  = 1 << 15 // 32 Mi slots, 48 GiB: more than any run holds
+	minSlotBytes    = 1500
+	maxSlotBytes    = 1 << 16
+	chunkShift      = 10
+	packetsPerChunk = 1 << chunkShift
+	maxPacketChunks = 1 << 15 // 32 Mi slots: more than any run holds
 	// The first chunks come from a region of huge pages, the rest from
 	// the Go heap.
 	packetRegionBytes = 4 << 30
 )
 
 type packetChunk struct {
-	data     []byte                  // packetChunkBytes
-	oversize [packetsPerChunk][]byte // for datagrams larger than packetBytes
+	data     []byte                  // packetsPerChunk slots
+	oversize [packetsPerChunk][]byte // for datagrams larger than a slot
 }
 
 type packetPool struct {
-	chunks  *[maxPacketChunks]*packetChunk
-	nChunks atomic.Int32
-	region  []byte // where chunks are cut from first (see hugeRegion)
+	chunks    *[maxPacketChunks]*packetChunk
+	nChunks   atomic.Int32
+	slotBytes int    // Config.SlotBytes rounded up to whole cache lines
+	region    []byte // where chunks are cut from first (see hugeRegion)
 }
 
-// init makes the pool empty, with its region, given back when the pool is
-// no longer reachable.
-func (pp *packetPool) init() {
+// init makes the pool empty, with slots of at least slotBytes and its
+// region, given back when the pool is no longer reachable.
+func (pp *packetPool) init(slotBytes int) {
+	pp.slotBytes = (slotBytes + 63) &^ 63
 	pp.chunks, pp.region = new([maxPacketChunks]*packetChunk), hugeRegion(packetRegionBytes)
 	if pp.region != nil {
 		runtime.AddCleanup(pp.chunks, freeHugeRegion, pp.region)
@@ -52,10 +54,11 @@ func (pp *packetPool) grow(free []int32) []int32 {
 		panic("sim: packet pool exhausted")
 	}
 	pc := new(packetChunk)
-	if off := int(c) * packetChunkBytes; off+packetChunkBytes <= len(pp.region) {
-		pc.data = pp.region[off : off+packetChunkBytes : off+packetChunkBytes]
+	size := packetsPerChunk * pp.slotBytes
+	if off := int(c) * size; off+size <= len(pp.region) {
+		pc.data = pp.region[off : off+size : off+size]
 	} else {
-		pc.data = make([]byte, packetChunkBytes)
+		pc.data = make([]byte, size)
 	}
 	pp.chunks[c] = pc
 	base := c << chunkShift
@@ -65,10 +68,10 @@ func (pp *packetPool) grow(free []int32) []int32 {
 	return free
 }
 
-// slot returns slot p as an empty buffer with room for packetBytes.
+// slot returns slot p as an empty buffer with room for pp.slotBytes.
 func (pp *packetPool) slot(p int32) []byte {
-	off := int(p&(packetsPerChunk-1)) * packetBytes
-	return pp.chunks[p>>chunkShift].data[off : off : off+packetBytes]
+	off := int(p&(packetsPerChunk-1)) * pp.slotBytes
+	return pp.chunks[p>>chunkShift].data[off : off : off+pp.slotBytes]
 }
 
 // store makes d, returned by an endpoint given slot(p), the content of p.
@@ -80,7 +83,7 @@ func (pp *packetPool) store(p int32, d []byte) {
 	if &d[0] == &s[0] {
 		return // written in place
 	}
-	if len(d) <= packetBytes {
+	if len(d) <= pp.slotBytes {
 		copy(s[:len(d)], d)
 		return
 	}
@@ -90,7 +93,7 @@ func (pp *packetPool) store(p int32, d []byte) {
 
 // data returns the sizeBytes of slot p.
 func (pp *packetPool) data(p int32, sizeBytes int) []byte {
-	if sizeBytes > packetBytes {
+	if sizeBytes > pp.slotBytes {
 		return pp.chunks[p>>chunkShift].oversize[p&(packetsPerChunk-1)][:sizeBytes]
 	}
 	return pp.slot(p)[:sizeBytes]

@@ -46,6 +46,8 @@ func TestConfigValidate(t *testing.T) {
 		{"QueueLimit", func(c *Config) { c.QueueLimit = 0 }},
 		{"OverheadBytes", func(c *Config) { c.OverheadBytes = -1 }},
 		{"SegmentBytes", func(c *Config) { c.SegmentBytes = 10 }},
+		{"SlotBytes", func(c *Config) { c.SlotBytes = 1000 }},
+		{"SlotBytes", func(c *Config) { c.SlotBytes = 1 << 20 }},
 	}
 	for _, tt := range tests {
 		c := DefaultConfig()
@@ -600,6 +602,55 @@ func runTrace(t testing.TB, seed uint64) (uint64, NodeStats, uint64) {
 		h = (h ^ ep.trace) * 1099511628211
 	}
 	return h, n.Totals(), n.Events()
+}
+
+// TestSlotBytes checks that an endpoint is handed slots of Config.SlotBytes
+// (rounded up to cache lines), so a datagram that size is written in place,
+// and that datagrams of every size arrive intact.
+func TestSlotBytes(t *testing.T) {
+	for _, slot := range []int{1500, 4800} {
+		cfg := quietConfig()
+		cfg.SlotBytes = slot
+		n := mustNew(t, cfg, 7)
+		sizes := []int{100, 1400, 4736, 9000}
+		b := &scriptEP{}
+		var ba netip.AddrPort
+		var caps []int
+		src := &funcEP{poll: func(buf []byte) (netip.AddrPort, []byte, bool) {
+			if len(caps) == len(sizes) {
+				return netip.AddrPort{}, nil, false
+			}
+			k := len(caps)
+			caps = append(caps, cap(buf))
+			d := buf[:0]
+			for i := range sizes[k] {
+				d = append(d, byte(i*(k+1)))
+			}
+			return ba, d, true
+		}}
+		ba = n.AddNode(NodeConfig{}, b)
+		n.AddNode(NodeConfig{}, src)
+		n.Run(time.Second)
+		want := (slot + 63) &^ 63
+		for k, c := range caps {
+			if c != want {
+				t.Errorf("SlotBytes %d: datagram %d was given a buffer of %d bytes, want %d", slot, k, c, want)
+			}
+		}
+		if len(b.recv) != len(sizes) {
+			t.Fatalf("SlotBytes %d: received %d of %d datagrams", slot, len(b.recv), len(sizes))
+		}
+		for k, r := range b.recv {
+			if len(r.payload) != sizes[k] {
+				t.Fatalf("SlotBytes %d: datagram %d is %d bytes, want %d", slot, k, len(r.payload), sizes[k])
+			}
+			for i, c := range r.payload {
+				if c != byte(i*(k+1)) {
+					t.Fatalf("SlotBytes %d: datagram %d byte %d = %d", slot, k, i, c)
+				}
+			}
+		}
+	}
 }
 
 func TestDeterminism(t *testing.T) {

@@ -240,7 +240,7 @@ func (r *Run) newEngine(mutate func(*core.Config)) *core.Engine {
 		cfg.Integrity = r.fast
 	}
 	cfg.ShareLive = r.share.share
-	cfg.MaxDatagramBytes = max(cfg.MaxDatagramBytes, r.desc.FragmentBytes+256)
+	cfg.MaxDatagramBytes = max(cfg.MaxDatagramBytes, r.desc.FragmentBytes+datagramHeadroom)
 	cfg.LiveWindow = r.opt.liveWindow()
 	if cfg.BoostMargin > cfg.PlayDelay/2 {
 		cfg.BoostMargin = cfg.PlayDelay / 2

@@ -133,7 +133,10 @@ func Simulate(opt Options) (*Result, error) {
 		return nil, err
 	}
 	sc, _ := lookup(opt.Scenario)
-	net, err := New(opt.Net, opt.Seed)
+	ncfg := opt.Net
+	// every datagram in flight gets a slot its size (see Config.SlotBytes)
+	ncfg.SlotBytes = max(ncfg.SlotBytes, opt.datagramBytes())
+	net, err := New(ncfg, opt.Seed)
 	if err != nil {
 		return nil, err
 	}
