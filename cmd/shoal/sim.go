@@ -30,7 +30,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	viewerUp := fs.Float64("viewer-up", def.ViewerUpFactor, "mean viewer upload as a multiple of the stream rate")
 	booster := fs.Float64("booster", def.BoosterFactor, "booster / web seed capacity as a multiple of the stream rate (0 = none)")
 	loss := fs.Float64("loss", def.Net.LossRate, "random datagram loss rate")
-	fragment := fs.Int("fragment-bytes", def.FragmentBytes, "payload of one Data datagram; 0 sends whole chunks as MTU bursts (faster, coarser)")
+	fragment := fs.Int("fragment-bytes", def.FragmentBytes, "payload of one Data datagram, which crosses the network as a burst of MTU-sized packets when larger; 4480 cuts the CPU of a run by about a quarter with a coarser network, 0 sends whole chunks")
 	realCrypto := fs.Bool("real-crypto", false, "check chunks with SHA-256 and Ed25519 as real peers do (slower); otherwise a 64-bit hash stands in")
 	workers := fs.Int("workers", 0, "goroutines running the nodes (0 = one per CPU); the run does not depend on it")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
