@@ -184,8 +184,8 @@ func (l *liveState) recycle() {
 			break // never take back what is still to be played
 		}
 		l.release(c)
-		if !c.shared {
-			l.free = append(l.free, c.data[:0])
+		if d := c.ownData(); d != nil {
+			l.free = append(l.free, d)
 		}
 		*c = liveChunk{got: c.got}
 	}
